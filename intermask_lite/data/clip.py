@@ -1,0 +1,49 @@
+"""`Clip`: one two-person interaction, whatever the source (built-in, InterHuman, Inter-X)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Clip:
+    """A two-person clip in the kit's conventions (metres, Y up, A starts at the origin facing +Z).
+
+    joints:   (2, T, 22, 3) float32 global positions of person A (index 0) and B (index 1)
+    fps:      frames per second (20 for the built-in data, 30 for InterHuman / Inter-X)
+    captions: one or more descriptions
+    label:    interaction class ("" when the source has none)
+    contacts: (2, T, 4) bool foot contacts (l_ankle, l_foot, r_ankle, r_foot) or None (computed later)
+    rotations:(2, T, 21, 6) local 6D rotations of joints 1..21 or None (derived from joints when needed)
+    params:   the generator parameters (built-in data) or source metadata
+    """
+
+    joints: np.ndarray
+    fps: float
+    captions: list[str]
+    label: str = ""
+    clip_id: str = ""
+    contacts: np.ndarray | None = None
+    rotations: np.ndarray | None = None
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        j = np.asarray(self.joints)
+        if j.ndim != 4 or j.shape[0] != 2 or j.shape[2:] != (22, 3):
+            raise ValueError(f"Clip {self.clip_id!r}: joints must have shape (2, T, 22, 3), got {j.shape}")
+        if not np.isfinite(j).all():
+            raise ValueError(f"Clip {self.clip_id!r}: joints contain NaN or inf")
+        if not self.captions or any(not str(c).strip() for c in self.captions):
+            raise ValueError(f"Clip {self.clip_id!r}: needs at least one non-empty caption, got {self.captions!r}")
+        if self.fps <= 0:
+            raise ValueError(f"Clip {self.clip_id!r}: fps must be positive, got {self.fps}")
+        self.joints = j.astype(np.float32)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.joints.shape[1])
+
+    @property
+    def seconds(self) -> float:
+        return self.n_frames / self.fps

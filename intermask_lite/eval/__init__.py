@@ -1,0 +1,1 @@
+"""intermask_lite.eval"""

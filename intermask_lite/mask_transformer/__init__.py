@@ -1,0 +1,1 @@
+"""intermask_lite.mask_transformer"""

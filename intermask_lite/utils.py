@@ -1,0 +1,89 @@
+"""Small shared helpers: seeding, device choice, the smoke switch, timers, atomic checkpoints."""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CHECKPOINT_FORMAT = 1  # bump when the checkpoint layout changes
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; returns a CPU generator seeded the same way."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def get_device(device: str = "auto", verbose: bool = False) -> torch.device:
+    """"auto" picks cuda, then mps, then cpu; anything else is passed to torch.device."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            device = "mps"
+        else:
+            device = "cpu"
+    dev = torch.device(device)
+    if verbose:
+        print(f"device: {dev}")
+    return dev
+
+
+def is_smoke() -> bool:
+    """True when INTERMASK_SMOKE=1: everything shrinks to prove only that the code runs."""
+    return os.environ.get("INTERMASK_SMOKE", "0").lower() in ("1", "true", "yes")
+
+
+def smoke_banner(smoke: bool) -> None:
+    if smoke:
+        print("=" * 72 + "\nSMOKE MODE: tiny models and data, results mean nothing; use preset='lab'.\n" + "=" * 72)
+
+
+@contextmanager
+def timer(label: str = "", out: dict | None = None):
+    """with timer("train", out=d): ... -> prints and/or stores the elapsed seconds."""
+    t0 = time.perf_counter()
+    yield
+    dt = time.perf_counter() - t0
+    if out is not None:
+        out[label] = dt
+    else:
+        print(f"{label}: {dt:.2f} s")
+
+
+def atomic_torch_save(obj, path: str | Path) -> None:
+    """torch.save to a temp file in the same folder, then rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
+    """Load a kit checkpoint with weights_only=True and check its format version and kind."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or "format" not in ckpt:
+        raise ValueError(f"{path} is not an intermask_lite checkpoint (no 'format' entry)")
+    if ckpt["format"] != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} has checkpoint format {ckpt['format']}, this code reads format "
+                         f"{CHECKPOINT_FORMAT}; rebuild it with the current code")
+    if kind is not None and ckpt.get("kind") != kind:
+        raise ValueError(f"{path} holds a {ckpt.get('kind')!r} checkpoint, expected {kind!r}")
+    return ckpt
