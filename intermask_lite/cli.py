@@ -1,0 +1,169 @@
+"""Command line: python -m intermask_lite {generate,react,train,evaluate,build-checkpoints} --help."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_ARTIFACTS = "artifacts"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments get one clear line (and exit code 2), not a usage dump."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _common(p: argparse.ArgumentParser, sampling: bool = True) -> None:
+    p.add_argument("--preset", default="lab", choices=["smoke", "lab", "paper"], help="model sizes (default lab)")
+    p.add_argument("--artifacts-dir", default=DEFAULT_ARTIFACTS,
+                   help="where trained checkpoints live (<dir>/<preset>/); the shipped ones are the fallback")
+    p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, ...")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same device: same result)")
+    if sampling:
+        p.add_argument("--samples", type=_positive_int, default=1, help="samples per prompt")
+        p.add_argument("--steps", type=_positive_int, default=10, help="decoding steps")
+        p.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance scale (1 = none)")
+        p.add_argument("--top-k", type=float, default=None, help="keep the k best codes (int) or that share (<1)")
+        p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature on the logits")
+        p.add_argument("--out", type=Path, required=True, help="folder for HTML, GIF, BVH and npz per sample")
+        p.add_argument("--formats", default="html,gif,bvh,npz", help="comma-separated subset of html,gif,bvh,npz")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = OneLineParser(prog="python -m intermask_lite", description="intermask_lite: two-person motion generation")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    g = sub.add_parser("generate", help="two people from a text prompt",
+                       description="Generate two-person interactions from text and write one file set per sample.")
+    g.add_argument("text", help='the prompt, e.g. "two people shake hands"')
+    g.add_argument("--seconds", type=_positive_float, default=3.0, help="length in seconds (default 3)")
+    _common(g)
+
+    r = sub.add_parser("react", help="person B reacting to a given person A",
+                       description="Keep the actor's tokens fixed and generate the partner's reaction.")
+    r.add_argument("--actor", type=Path, required=True, help="the actor: a .bvh file or a Motion .npz")
+    r.add_argument("--text", required=True, help="what happens, e.g. 'the other person ducks under the punch'")
+    _common(r)
+
+    t = sub.add_parser("train", help="train a model of the chain",
+                       description="Train the tokenizer, then the transformer, then the evaluator, into "
+                                   "<artifacts-dir>/<preset>/ (best and last checkpoints; resumes from last).")
+    t.add_argument("what", choices=["vq", "transformer", "evaluator"])
+    t.add_argument("--steps", type=_positive_int, default=None, help="override the preset's step count")
+    _common(t, sampling=False)
+
+    e = sub.add_parser("evaluate", help="metrics with 95 %% intervals, written as Markdown and JSON",
+                       description="Evaluate the kit on the built-in test split against a ground-truth row.")
+    e.add_argument("--replications", type=_positive_int, default=None, help="default: the preset's")
+    e.add_argument("--out", type=Path, default=Path("runs/eval"), help="folder for report.md and report.json")
+    _common(e, sampling=False)
+
+    b = sub.add_parser("build-checkpoints", help="rebuild the shipped checkpoints and their manifest",
+                       description="Train vq, transformer and evaluator for a preset and write them, without "
+                                   "optimizer state, to data/checkpoints/<preset>_<kind>.pt plus manifest.json.")
+    b.add_argument("--preset", default="lab", choices=["smoke", "lab", "paper"])
+    b.add_argument("--device", default="auto")
+    b.add_argument("--work-dir", type=Path, default=Path("artifacts"), help="training folder (resumable)")
+    return ap
+
+
+def _write_motion(m, out: Path, stem: str, formats: set[str]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    if "html" in formats:
+        m.to_html(out / f"{stem}.html")
+        files.append(out / f"{stem}.html")
+    if "gif" in formats:
+        files.append(m.to_gif(out / f"{stem}.gif"))
+    if "bvh" in formats:
+        files.extend(m.to_bvh(out / f"{stem}.bvh"))
+    if "npz" in formats:
+        files.append(m.save(out / f"{stem}.npz"))
+    return files
+
+
+def _top_k(value):
+    return None if value is None else (int(value) if value >= 1 else value)
+
+
+def _sampling_kwargs(args) -> dict:
+    return dict(samples=args.samples, seed=args.seed, steps=args.steps, cfg=args.cfg,
+                top_k=_top_k(args.top_k), temperature=args.temperature)
+
+
+def _formats(text: str) -> set[str]:
+    formats = {f.strip() for f in text.split(",") if f.strip()}
+    bad = formats - {"html", "gif", "bvh", "npz"}
+    if bad or not formats:
+        raise SystemExit(f"error: unknown --formats {sorted(bad) or text!r}; choose from html,gif,bvh,npz")
+    return formats
+
+
+def run(args) -> int:
+    from .kit import load_pretrained
+
+    if args.command in ("generate", "react"):
+        formats = _formats(args.formats)
+        kit = load_pretrained(args.preset, args.artifacts_dir, args.device, evaluator=False)
+        if args.command == "generate":
+            motions = kit.generate([args.text], seconds=args.seconds, **_sampling_kwargs(args))
+        else:
+            from .motion import Motion
+            if not args.actor.exists():
+                raise SystemExit(f"error: actor file not found: {args.actor}")
+            actor = Motion.load(args.actor) if args.actor.suffix == ".npz" else args.actor
+            motions = kit.react(actor, args.text, **_sampling_kwargs(args))
+        for i, m in enumerate(motions):
+            files = _write_motion(m, args.out, f"sample_{i:02d}", formats)
+            print(f"sample {i}: " + ", ".join(str(f) for f in files))
+        return 0
+    if args.command == "train":
+        from dataclasses import replace
+
+        from .config import get_preset
+        from .kit import load_or_train
+        preset = get_preset(args.preset)
+        section = {"vq": "vq_train", "transformer": "transformer_train", "evaluator": "evaluator_train"}[args.what]
+        if args.steps:
+            preset = replace(preset, **{section: replace(getattr(preset, section), steps=args.steps)})
+        load_or_train(args.what, preset, args.artifacts_dir, args.device)
+        print(f"checkpoints in {Path(args.artifacts_dir) / preset.name}")
+        return 0
+    if args.command == "evaluate":
+        from .eval.report import evaluate, write_report
+        kit = load_pretrained(args.preset, args.artifacts_dir, args.device)
+        report = evaluate(kit, replications=args.replications, seed=args.seed)
+        md, js = write_report(report, args.out)
+        print(md.read_text())
+        print(f"written: {md} and {js}")
+        return 0
+    if args.command == "build-checkpoints":
+        from .checkpoints import build_shipped
+        build_shipped(args.preset, args.work_dir, args.device)
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1

@@ -1,0 +1,215 @@
+"""The public kit: `load_pretrained("lab")` -> Kit with generate, react, inpaint and reconstruct.
+
+Checkpoints are looked up in this order: `artifacts_dir/<preset>/` (what the notebooks and
+`python -m intermask_lite train` write), then the shipped `data/checkpoints/<preset>_*.pt`. Notebooks use
+`load_or_train`, which trains a small fallback when neither exists, so each notebook runs on its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import config as config_mod
+from .checkpoints import SHIPPED_DIR
+from .motion import Motion
+from .utils import get_device
+
+KINDS = ("vq", "transformer", "evaluator")
+FRAMES_PER_TOKEN = 4
+
+
+def checkpoint_path(kind: str, preset: str, artifacts_dir=None) -> Path | None:
+    """The checkpoint of `kind` to load for `preset`, or None: artifacts first, then the shipped one."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {KINDS}")
+    if artifacts_dir is not None:
+        for name in (f"{kind}_best.pt", f"{kind}_last.pt"):
+            path = Path(artifacts_dir) / preset / name
+            if path.exists():
+                return path
+    shipped = SHIPPED_DIR / f"{preset}_{kind}.pt"
+    return shipped if shipped.exists() else None
+
+
+def _loader(kind: str):
+    if kind == "vq":
+        from .vq.pipeline import load_tokenizer
+        return load_tokenizer
+    if kind == "transformer":
+        from .mask_transformer.training import load_transformer
+        return lambda path: load_transformer(path)[0]
+    from .eval.evaluator import load_evaluator
+    return load_evaluator
+
+
+def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenizer=None, progress=True):
+    """Load `kind` ("vq", "transformer", "evaluator") for `preset`, training it into artifacts_dir if absent.
+
+    The transformer needs the tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
+    Returns the model in eval mode on `device`.
+    """
+    preset = config_mod.get_preset(preset) if isinstance(preset, str) else preset
+    dev = get_device(device)
+    path = checkpoint_path(kind, preset.name, artifacts_dir)
+    if path is not None:
+        print(f"{kind}: loading {path}")
+        return _loader(kind)(path).to(dev).eval()
+    out_dir = None if artifacts_dir is None else Path(artifacts_dir) / preset.name
+    print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))
+    if kind == "vq":
+        from .vq.pipeline import train_tokenizer
+        model, _ = train_tokenizer(preset, out_dir=out_dir, device=device, progress=progress)
+    elif kind == "transformer":
+        from .mask_transformer.training import train_transformer
+        tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress)
+        model, _, _ = train_transformer(preset, tokenizer, out_dir=out_dir, device=device, progress=progress)
+    else:
+        from .eval.evaluator_train import train_evaluator
+        model, _ = train_evaluator(preset, out_dir=out_dir, device=device, progress=progress)
+    return model.to(dev).eval()
+
+
+def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto", evaluator: bool = True,
+                    train_if_missing: bool = False) -> "Kit":
+    """Tokenizer + transformer (+ evaluator) of preset `name`, ready to generate.
+
+    Without checkpoints (none in artifacts_dir/<name>/ nor shipped) this raises, unless train_if_missing.
+    """
+    preset = config_mod.get_preset(name)
+    if not train_if_missing:
+        missing = [k for k in KINDS[: 3 if evaluator else 2] if checkpoint_path(k, name, artifacts_dir) is None]
+        if missing:
+            raise FileNotFoundError(
+                f"no {', '.join(missing)} checkpoint for preset {name!r} in {artifacts_dir or '(no artifacts_dir)'}"
+                f" or {SHIPPED_DIR}; train them with `python -m intermask_lite train vq --preset {name}` (then "
+                "transformer, evaluator), or pass train_if_missing=True")
+    tok = load_or_train("vq", preset, artifacts_dir, device)
+    trans = load_or_train("transformer", preset, artifacts_dir, device, tokenizer=tok)
+    ev = load_or_train("evaluator", preset, artifacts_dir, device) if evaluator else None
+    return Kit(preset, tok, trans, ev, get_device(device))
+
+
+@dataclass
+class Kit:
+    """Everything needed to generate: tokenizer, Inter-M transformer (with its text encoder), evaluator."""
+
+    preset: config_mod.Preset
+    tokenizer: torch.nn.Module
+    transformer: torch.nn.Module
+    evaluator: torch.nn.Module | None = None
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def fps(self) -> int:
+        return self.preset.data.fps
+
+    @property
+    def nb_code(self) -> int:
+        return self.tokenizer.cfg.nb_code
+
+    # ------------------------------------------------------------------ motion <-> tokens
+    def _people(self, motion) -> np.ndarray:
+        """A Motion / Clip / BVH path as joints (P, T, 22, 3) at the kit's fps, T a multiple of 4."""
+        if isinstance(motion, (str, Path)):
+            motion = Motion.from_bvh(motion, fps=self.fps)
+        elif not isinstance(motion, Motion):
+            motion = Motion.from_clip(motion)  # a dataset Clip
+        if motion.fps != self.fps:
+            motion = motion.resample(self.fps)
+        n = motion.n_frames - motion.n_frames % FRAMES_PER_TOKEN
+        if n < FRAMES_PER_TOKEN:
+            raise ValueError(f"motion has {motion.n_frames} frames; at least {FRAMES_PER_TOKEN} are needed")
+        return motion.joints[:, :n]  # (P, T, 22, 3)
+
+    @torch.no_grad()
+    def tokenize(self, motion) -> torch.Tensor:
+        """Token maps of each person: (P, 5, T/4) long."""
+        joints = torch.as_tensor(self._people(motion))                 # (P, T, 22, 3)
+        grid = self.tokenizer.joints_to_grid(joints)                   # (P, 12, 22, T)
+        return self.tokenizer.encode(grid.to(self.device)).cpu()
+
+    @torch.no_grad()
+    def detokenize(self, ids: torch.Tensor, length: int | None = None) -> np.ndarray:
+        """Token maps (P, 5, C) -> joints (P, 4 * length, 22, 3); columns past `length` are dropped."""
+        ids = ids[..., : length or ids.shape[-1]]
+        grid = self.tokenizer.decode(ids.to(self.device))              # (P, 12, 22, T)
+        return self.tokenizer.grid_to_joints(grid).cpu().numpy()       # (P, T, 22, 3)
+
+    def reconstruct(self, motion) -> Motion:
+        """Through the tokenizer and back: what the tokens keep of a Motion (one or two people)."""
+        src = motion if isinstance(motion, Motion) else None
+        joints = self.detokenize(self.tokenize(motion))
+        return Motion(joints, fps=self.fps, text=(src.text if src else "") + " (reconstructed)",
+                      label=src.label if src else "")
+
+    # ------------------------------------------------------------------ generation
+    def _decode(self, texts: list[str], lengths: list[int], n_cols: int, seed: int, steps: int, cfg: float,
+                top_k, temperature: float, fixed=None, fixed_mask=None, trace: bool = False):
+        from .mask_transformer.generate import decode, model_logits_fn
+        if any(not str(t).strip() for t in texts):
+            raise ValueError("every prompt needs some text; got an empty one")
+        gen = torch.Generator().manual_seed(int(seed))
+        return decode(model_logits_fn(self.transformer, texts), torch.tensor(lengths), n_cols, self.nb_code,
+                      steps=steps, schedule=self.preset.transformer.schedule, cond_scale=cfg, top_k=top_k,
+                      temperature=temperature, generator=gen, fixed=fixed, fixed_mask=fixed_mask, trace=trace)
+
+    def _to_motions(self, ids: torch.Tensor, lengths: list[int], texts: list[str]) -> list[Motion]:
+        out = []
+        for b, (length, text) in enumerate(zip(lengths, texts)):
+            m = Motion(self.detokenize(ids[b], length), fps=self.fps, text=text)
+            m.tokens = ids[b, :, :, :length].clone()  # (2, 5, C) the tokens it came from
+            out.append(m)
+        return out
+
+    def _columns(self, seconds: float) -> int:
+        max_cols = self.preset.data.max_frames // FRAMES_PER_TOKEN
+        cols = int(round(seconds * self.fps / FRAMES_PER_TOKEN))
+        if not 1 <= cols <= max_cols:
+            raise ValueError(f"seconds={seconds} gives {cols} token columns; expected 1..{max_cols} "
+                             f"(at most {max_cols * FRAMES_PER_TOKEN / self.fps:g} s for preset {self.preset.name!r})")
+        return cols
+
+    def generate(self, texts, seconds: float = 3.0, samples: int = 1, seed: int = 0, steps: int = 10,
+                 cfg: float = 2.0, top_k=None, temperature: float = 1.0, trace: bool = False):
+        """Two people from text. Returns `samples` Motions per prompt, prompt-major (and the Trace if trace)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts or samples < 1:
+            raise ValueError(f"need at least one prompt and samples >= 1; got {len(texts)} prompts, samples={samples}")
+        cols = self._columns(seconds)
+        batch = [t for t in texts for _ in range(samples)]
+        result = self._decode(batch, [cols] * len(batch), cols, seed, steps, cfg, top_k, temperature, trace=trace)
+        ids, tr = result if trace else (result, None)
+        motions = self._to_motions(ids, [cols] * len(batch), batch)
+        return (motions, tr) if trace else motions
+
+    def react(self, actor, text: str, samples: int = 1, seed: int = 0, steps: int = 10, cfg: float = 2.0,
+              top_k=None, temperature: float = 1.0) -> list[Motion]:
+        """Person B reacting to a given person A (a Motion, a Clip or a BVH path); A's tokens stay fixed."""
+        from .mask_transformer.generate import reaction_masks
+        ids_a = self.tokenize(actor)[:1]                               # (1, 5, C)
+        cols = min(ids_a.shape[-1], self.preset.data.max_frames // FRAMES_PER_TOKEN)
+        ids_a = ids_a[..., :cols].expand(samples, -1, -1)              # (S, 5, C)
+        fixed, fixed_mask = reaction_masks(ids_a)
+        ids = self._decode([text] * samples, [cols] * samples, cols, seed, steps, cfg, top_k, temperature,
+                           fixed=fixed, fixed_mask=fixed_mask)
+        return self._to_motions(ids, [cols] * samples, [text] * samples)
+
+    def inpaint(self, motion, person: str = "B", rows=None, seconds=None, text: str = "", samples: int = 1,
+                seed: int = 0, steps: int = 10, cfg: float = 2.0, top_k=None, temperature: float = 1.0):
+        """Regenerate a region (person, body-part rows, time range in seconds); everything else is kept."""
+        from .mask_transformer.generate import inpaint_masks, seconds_to_cols
+        if isinstance(motion, Motion) and motion.n_people != 2:
+            raise ValueError("inpaint needs a two-person Motion")
+        ids = self.tokenize(motion)                                    # (2, 5, C)
+        cols = min(ids.shape[-1], self.preset.data.max_frames // FRAMES_PER_TOKEN)
+        ids = ids[None, ..., :cols].expand(samples, -1, -1, -1)        # (S, 2, 5, C)
+        span = None if seconds is None else (seconds_to_cols(seconds[0], self.fps),
+                                             seconds_to_cols(seconds[1], self.fps))
+        fixed, fixed_mask = inpaint_masks(ids, person=person, rows=rows, cols=span)
+        text = text or getattr(motion, "text", "") or "two people interact"
+        out = self._decode([text] * samples, [cols] * samples, cols, seed, steps, cfg, top_k, temperature,
+                           fixed=fixed, fixed_mask=fixed_mask)
+        return self._to_motions(out, [cols] * samples, [text] * samples)

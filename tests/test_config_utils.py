@@ -1,0 +1,65 @@
+"""Presets, config round trips, seeding, devices and atomic checkpoints."""
+import os
+
+import pytest
+import torch
+
+from intermask_lite import config, utils
+
+
+def test_presets_shrink_sizes_not_mechanisms():
+    s, l, p = config.smoke(), config.lab(), config.paper()
+    assert s.vq.nb_code < l.vq.nb_code <= p.vq.nb_code == 1024
+    assert p.vq.code_dim == 512 and p.transformer.latent_dim == 384 and p.transformer.n_layers == 6
+    for preset in (s, l, p):  # every preset keeps every mechanism on
+        t = preset.transformer
+        assert t.spatial and t.temporal and t.cross and not t.independent
+        assert t.interaction_mask_prob == pytest.approx(0.2) and t.text_drop_prob == pytest.approx(0.1)
+        assert preset.data.window % 4 == 0 and preset.data.max_frames % 4 == 0
+
+
+def test_preset_dict_round_trip_and_errors():
+    p = config.paper()
+    assert config.Preset.from_dict(p.to_dict()) == p
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        config.get_preset("huge")
+    bad = p.to_dict()
+    bad["vq"]["codes"] = 3
+    with pytest.raises(ValueError, match="codes"):
+        config.Preset.from_dict(bad)
+
+
+def test_seed_everything_is_deterministic():
+    utils.seed_everything(5)
+    a = torch.randn(4)
+    g = utils.seed_everything(5)
+    assert torch.equal(a, torch.randn(4))
+    assert torch.equal(torch.randn(3, generator=g), torch.randn(3, generator=torch.Generator().manual_seed(5)))
+
+
+def test_get_device_auto_is_available_device():
+    dev = utils.get_device("auto")
+    assert dev.type in {"cpu", "cuda", "mps"}
+    assert utils.get_device("cpu") == torch.device("cpu")
+
+
+def test_smoke_switch(monkeypatch):
+    monkeypatch.setenv("INTERMASK_SMOKE", "1")
+    assert utils.is_smoke()
+    monkeypatch.setenv("INTERMASK_SMOKE", "0")
+    assert not utils.is_smoke()
+
+
+def test_atomic_checkpoint_round_trip_and_errors(tmp_path):
+    path = tmp_path / "sub" / "ck.pt"
+    utils.atomic_torch_save({"format": utils.CHECKPOINT_FORMAT, "kind": "vq", "w": torch.arange(3)}, path)
+    assert os.listdir(path.parent) == ["ck.pt"]  # no temp file left behind
+    ck = utils.load_checkpoint(path, kind="vq")
+    assert torch.equal(ck["w"], torch.arange(3))
+    with pytest.raises(ValueError, match="expected 'transformer'"):
+        utils.load_checkpoint(path, kind="transformer")
+    utils.atomic_torch_save({"format": 999, "kind": "vq"}, path)
+    with pytest.raises(ValueError, match="format 999"):
+        utils.load_checkpoint(path)
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        utils.load_checkpoint(tmp_path / "nope.pt")

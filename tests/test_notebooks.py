@@ -1,0 +1,50 @@
+"""Every notebook: one literal-only `parameters` cell, no committed outputs, and a clean smoke run."""
+import ast
+import json
+
+import pytest
+
+from intermask_lite.run_notebooks import notebook_paths
+
+NOTEBOOKS = notebook_paths()
+
+
+def load(path):
+    return json.loads(path.read_text())
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no numbered notebooks found in notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_structure(path):
+    cells = load(path)["cells"]
+    params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, f"{path.name}: {len(params)} cells tagged 'parameters', expected exactly 1"
+    tree = ast.parse("".join(params[0]["source"]))
+    for node in tree.body:
+        assert isinstance(node, ast.Assign), f"{path.name}: parameters cell may only assign literals"
+        ast.literal_eval(node.value)  # raises if not a flat literal
+    names = {t.id for n in tree.body for t in n.targets}
+    assert {"preset", "device", "seed", "artifacts_dir", "smoke"} <= names, f"{path.name}: missing parameters"
+    for c in cells:
+        if c["cell_type"] == "code":
+            assert not c.get("outputs") and c.get("execution_count") is None, f"{path.name}: outputs committed"
+    assert cells[0]["cell_type"] == "markdown" and cells[0]["source"][0].startswith("# "), "title first"
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    # one folder for the whole run, so later notebooks load what earlier ones saved (as in `make run`)
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_runs_in_smoke_mode(path, artifacts, tmp_path, monkeypatch):
+    import papermill as pm
+
+    monkeypatch.setenv("INTERMASK_SMOKE", "1")
+    pm.execute_notebook(str(path), str(tmp_path / path.name), cwd=str(path.parent), kernel_name="python3",
+                        progress_bar=False, parameters=dict(smoke=True, artifacts_dir=str(artifacts)))
