@@ -1,0 +1,162 @@
+"""Torch datasets: per-person windows for the tokenizer and paired clips for the transformer.
+
+Both work from a small per-clip cache (local 6D rotations and foot contacts, computed once with batched
+inverse kinematics). A crop is re-canonicalised (A at the origin facing +Z) before its features are
+built, so windows look like the starts of clips the transformer sees. Rotations of joints 1..21 do not
+change under canonicalisation, and mirroring maps them exactly (features.mirror_rot6d), so no item needs
+inverse kinematics again.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, get_worker_info
+
+from . import features as F
+
+_CHUNK_FRAMES = 8192  # frames per batched inverse-kinematics call
+_MIRROR_CONTACTS = [2, 3, 0, 1]  # FOOT_JOINT_ORDER is (l_ankle, l_foot, r_ankle, r_foot)
+
+
+def _clip_cache(clips) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per clip: (rot6d (2, T, 21, 6) float32, contacts (2, T, 4) bool), the contacts detected if absent."""
+    if not clips:
+        raise ValueError("no clips given: expected a non-empty list of Clip")
+    flat = np.concatenate([c.joints.reshape(-1, 22, 3) for c in clips])  # (sum 2T, 22, 3)
+    rot = np.concatenate([F.local_rot6d(flat[i:i + _CHUNK_FRAMES].astype(np.float64))
+                          for i in range(0, len(flat), _CHUNK_FRAMES)]).astype(np.float32)  # (sum 2T, 21, 6)
+    cache, at = [], 0
+    for c in clips:
+        n = 2 * c.n_frames
+        contacts = c.contacts if c.contacts is not None else F.detect_contacts(c.joints, c.fps)
+        cache.append((rot[at:at + n].reshape(2, c.n_frames, 21, 6), np.asarray(contacts, dtype=bool)))
+        at += n
+    return cache
+
+
+def make_normalizer(clips) -> F.Normalizer:
+    """A Normalizer fitted on both people's features of every clip."""
+    feats = [F.clip_features(c, rot6d=rot) for c, (rot, _) in zip(clips, _clip_cache(clips))]
+    return F.Normalizer.fit(feats)
+
+
+def _crop_features(joints2, rot6d2, contacts2, start, length, mirrored=False, swapped=False):
+    """(2, length, 262) float32 features of a crop, canonicalised, optionally mirrored and/or people swapped."""
+    stop = start + length
+    joints = F.canonicalize(joints2[:, start:stop])
+    rot, contacts = rot6d2[:, start:stop], contacts2[:, start:stop]
+    if mirrored:
+        joints, rot, contacts = F.mirror(joints), F.mirror_rot6d(rot), contacts[..., _MIRROR_CONTACTS]
+    if swapped:
+        joints, rot, contacts = F.swap_people(joints), rot[::-1], contacts[::-1]
+    return F.joints_to_features(joints, contacts, rot6d=rot).astype(np.float32)
+
+
+class VQWindowDataset(Dataset):
+    """Every (clip, person, window start[, mirrored]) -> normalised grid (12, 22, window) float32.
+
+    stride: frames between window starts (default 4, one token column); the window ending at the clip's
+    last frame is always included. Clips shorter than `window` are skipped (never padded: padding would
+    teach the tokenizer frozen motion); their number is in `n_skipped` and a warning says so.
+    mirror_aug doubles the items deterministically: the second half are the mirrored windows.
+    """
+
+    def __init__(self, clips, normalizer: F.Normalizer, window: int = 64, stride: int | None = None,
+                 mirror_aug: bool = False):
+        if window < 4 or window % 4:
+            raise ValueError(f"window must be a positive multiple of 4 frames, got {window}")
+        self.clips, self.normalizer, self.window = list(clips), normalizer, window
+        self.stride = 4 if stride is None else int(stride)
+        if self.stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        self.mirror_aug = mirror_aug
+        long_enough = [i for i, c in enumerate(self.clips) if c.n_frames >= window]
+        self.n_skipped = len(self.clips) - len(long_enough)
+        if not long_enough:
+            raise ValueError(f"no clip has at least window={window} frames (longest: "
+                             f"{max((c.n_frames for c in self.clips), default=0)}); lower the window")
+        if self.n_skipped:
+            warnings.warn(f"VQWindowDataset: skipped {self.n_skipped} of {len(self.clips)} clips shorter "
+                          f"than window={window} frames", stacklevel=2)
+        cache = _clip_cache([self.clips[i] for i in long_enough])
+        self._cache = dict(zip(long_enough, cache))
+        self.items = []  # (clip index, person, start)
+        for i in long_enough:
+            last = self.clips[i].n_frames - window
+            starts = sorted(set(range(0, last + 1, self.stride)) | {last})
+            self.items += [(i, person, s) for person in (0, 1) for s in starts]
+
+    def __len__(self) -> int:
+        return len(self.items) * (2 if self.mirror_aug else 1)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        clip_index, person, start = self.items[index % len(self.items)]
+        mirrored = index >= len(self.items)
+        rot, contacts = self._cache[clip_index]
+        feats = _crop_features(self.clips[clip_index].joints, rot, contacts, start, self.window, mirrored)
+        grid = F.features_to_grid(self.normalizer.normalize(feats[person]))  # (12, 22, window)
+        return torch.from_numpy(np.ascontiguousarray(grid, dtype=np.float32))
+
+
+class PairedClipDataset(Dataset):
+    """Clips as both people's normalised grids, zero-padded to max_frames, with a caption.
+
+    Item: dict(grids (2, 12, 22, max_frames) float32, length (frames, multiple of 4), caption, label, index).
+    Clips longer than max_frames are cropped: a random start drawn from the dataset's generator when
+    `train`, else the first frames. caption="random" draws one caption per item, "first" takes the first.
+    mirror_aug / swap_aug mirror the clip (and its caption) / swap the people, each with probability 1/2.
+    Random draws use one generator seeded with `seed` (per worker: seed + worker id).
+    """
+
+    def __init__(self, clips, normalizer: F.Normalizer, max_frames: int = 120, caption: str = "random",
+                 mirror_aug: bool = False, swap_aug: bool = False, seed: int = 0, train: bool = True):
+        if max_frames < 4 or max_frames % 4:
+            raise ValueError(f"max_frames must be a positive multiple of 4, got {max_frames}")
+        if caption not in ("random", "first"):
+            raise ValueError(f"caption must be 'random' or 'first', got {caption!r}")
+        self.clips = [c for c in clips if c.n_frames >= 4]
+        if not self.clips:
+            raise ValueError("no clip has the 4 frames one token column needs")
+        self.n_skipped = len(clips) - len(self.clips)
+        self.normalizer, self.max_frames, self.caption = normalizer, max_frames, caption
+        self.mirror_aug, self.swap_aug, self.seed, self.train = mirror_aug, swap_aug, seed, train
+        self._cache = _clip_cache(self.clips)
+        self._rng, self._rng_worker = np.random.default_rng(seed), None
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def _generator(self) -> np.random.Generator:
+        info = get_worker_info()
+        if info is not None and self._rng_worker != info.id:
+            self._rng, self._rng_worker = np.random.default_rng(self.seed + info.id), info.id
+        return self._rng
+
+    def __getitem__(self, index: int) -> dict:
+        rng, clip = self._generator(), self.clips[index]
+        length = min(clip.n_frames, self.max_frames) // 4 * 4
+        start = int(rng.integers(0, clip.n_frames - length + 1)) if self.train else 0
+        mirrored = self.mirror_aug and rng.random() < 0.5
+        swapped = self.swap_aug and rng.random() < 0.5
+        rot, contacts = self._cache[index]
+        feats = _crop_features(clip.joints, rot, contacts, start, length, mirrored, swapped)  # (2, L, 262)
+        grids = np.zeros((2, F.GRID_CHANNELS, 22, self.max_frames), dtype=np.float32)
+        grids[..., :length] = F.features_to_grid(self.normalizer.normalize(feats))  # (2, 12, 22, L)
+        text = clip.captions[int(rng.integers(len(clip.captions)))] if self.caption == "random" else clip.captions[0]
+        return {"grids": torch.from_numpy(grids), "length": length,
+                "caption": F.mirror_caption(text) if mirrored else text, "label": clip.label, "index": index}
+
+
+def collate_pairs(items: list[dict]) -> dict:
+    """Stack PairedClipDataset items: grids (B, 2, 12, 22, F), lengths (B,), indices (B,), captions, labels."""
+    if not items:
+        raise ValueError("collate_pairs got an empty batch")
+    return {
+        "grids": torch.stack([it["grids"] for it in items]),  # (B, 2, 12, 22, F)
+        "lengths": torch.tensor([it["length"] for it in items], dtype=torch.long),  # (B,)
+        "indices": torch.tensor([it["index"] for it in items], dtype=torch.long),  # (B,)
+        "captions": [it["caption"] for it in items],
+        "labels": [it["label"] for it in items],
+    }
