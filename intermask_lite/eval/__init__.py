@@ -1,1 +1,13 @@
-"""intermask_lite.eval"""
+"""intermask_lite.eval: metrics on embeddings, physics from skeletons, and the text-motion evaluator.
+
+- metrics: fid, frechet_distance, r_precision, matching_score (mm_dist), diversity, multimodality,
+  class_accuracy, mpjpe, mean_ci95.
+- physics: physics_sample / physics_report (interpenetration, foot skating, floor, floating, bone drift,
+  jerk, contact accuracy), interpersonal_distance for plots.
+- evaluator: Evaluator, embed_joints, embed_texts, load_evaluator, evaluator_checksum;
+  evaluator_train: train_evaluator, retrieval_scores.
+"""
+from . import metrics, physics  # noqa: F401  (numpy only, light)
+from .evaluator import (Evaluator, embed_joints, embed_texts, evaluator_checksum,  # noqa: F401
+                        load_evaluator, motion_features)
+from .evaluator_train import retrieval_scores, train_evaluator  # noqa: F401

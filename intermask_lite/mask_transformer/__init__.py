@@ -1,1 +1,8 @@
-"""intermask_lite.mask_transformer"""
+"""Inter-M, the collaborative masked transformer: masking tools, the model, its training loss and pipeline."""
+from .model import InterMTransformer, forward_with_cfg
+from .tools import TokenIds, bert_corrupt, get_schedule, random_mask_by_ratio, sample_logits, top_k_filter
+from .training import build_transformer, load_transformer, masked_token_loss, train_transformer
+
+__all__ = ["InterMTransformer", "forward_with_cfg", "TokenIds", "bert_corrupt", "get_schedule",
+           "random_mask_by_ratio", "sample_logits", "top_k_filter", "build_transformer", "load_transformer",
+           "masked_token_loss", "train_transformer"]

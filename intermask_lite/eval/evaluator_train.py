@@ -1,0 +1,124 @@
+"""Training and checking the text-motion evaluator: `train_evaluator` and `retrieval_scores`.
+
+    model, history = train_evaluator("lab", out_dir="artifacts/evaluator")
+    retrieval_scores(model, test_clips)   # {"top1", "top2", "top3", "mm_dist", "class_acc", "chance_top3"}
+
+Training uses the kit's one loop (train.fit, kind="evaluator"), so checkpoints land in
+out_dir/evaluator_best.pt and evaluator_last.pt and resume like every other model.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..config import Preset, get_preset
+from ..data.features import Normalizer
+from ..text import build_vocab
+from . import metrics
+from .evaluator import Evaluator, embed_joints, embed_texts, evaluator_loss, motion_features
+
+
+class EvaluatorDataset(Dataset):
+    """(features (max_frames, 2, 262) raw and zero-padded, length, random caption, class index) per clip.
+
+    Clips longer than max_frames give a random window when `random_crop`, else their first frames.
+    """
+
+    def __init__(self, clips, classes: list[str], max_frames: int, random_crop: bool = True):
+        if not clips:
+            raise ValueError("EvaluatorDataset needs at least one clip")
+        self.feats = [motion_features(c.joints, c.fps) for c in clips]  # each (T, 2, 262)
+        self.captions = [list(c.captions) for c in clips]
+        index = {name: i for i, name in enumerate(classes)}
+        self.labels = [index.get(c.label, -1) for c in clips]
+        self.max_frames, self.random_crop = max_frames, random_crop
+
+    def __len__(self) -> int:
+        return len(self.feats)
+
+    def __getitem__(self, i: int) -> dict:
+        f = self.feats[i]
+        start = 0
+        if len(f) > self.max_frames and self.random_crop:
+            start = int(torch.randint(0, len(f) - self.max_frames + 1, ()))
+        window = f[start:start + self.max_frames]
+        padded = np.zeros((self.max_frames, 2, f.shape[-1]), dtype=np.float32)
+        padded[: len(window)] = window
+        caption = self.captions[i][int(torch.randint(0, len(self.captions[i]), ()))]
+        return {"features": torch.from_numpy(padded), "length": len(window), "caption": caption,
+                "label": self.labels[i]}
+
+
+def _default_clips(preset: Preset):
+    from ..data import synthetic
+    return (synthetic.load_split("train", preset.data.n_clips, preset.data.seed),
+            synthetic.load_split("val", preset.data.n_clips, preset.data.seed), list(synthetic.CLASSES))
+
+
+def train_evaluator(preset="lab", clips=None, out_dir=None, device="auto", val_clips=None,
+                    progress: bool = True, seed: int = 0):
+    """Train the evaluator; returns (model on CPU in eval mode, history).
+
+    preset: a Preset or its name. clips: training clips (default: the built-in train split); val_clips:
+    validation clips (default: the built-in val split, or the last 10 % of `clips`). Classes are the
+    built-in CLASSES for built-in data, else the sorted labels found in `clips`.
+    """
+    from ..train import fit
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    if clips is None:
+        clips, default_val, classes = _default_clips(preset)
+        val_clips = default_val if val_clips is None else val_clips
+    else:
+        clips = list(clips)
+        classes = sorted({c.label for c in clips if c.label})
+        if val_clips is None:
+            n_val = max(1, len(clips) // 10)
+            clips, val_clips = clips[:-n_val], clips[-n_val:]
+    fps = clips[0].fps
+    if any(abs(c.fps - fps) > 1e-6 for c in list(clips) + list(val_clips)):
+        raise ValueError("all clips must share one frame rate; resample them first")
+    all_captions = [t for c in clips for t in c.captions]
+    model = Evaluator(preset.eval, classes, build_vocab(all_captions), preset.text.max_words, fps)
+    train_set = EvaluatorDataset(clips, classes, preset.data.max_frames)
+    norm = Normalizer.fit([f.reshape(-1, f.shape[-1]) for f in train_set.feats])
+    model.set_normalizer(norm.mean, norm.std)
+    cfg = preset.evaluator_train
+    loader = DataLoader(train_set, batch_size=min(cfg.batch_size, len(train_set)), shuffle=True,
+                        drop_last=True, num_workers=cfg.num_workers)
+
+    def val_fn(m, dev):
+        return retrieval_scores(m, val_clips, max_frames=preset.data.max_frames, seed=seed,
+                                pool=min(preset.eval.pools[0], len(val_clips)), with_loss=True)
+
+    history = fit(model, evaluator_loss, loader, cfg, val_fn=val_fn if len(val_clips) >= 3 else None, out_dir=out_dir, kind="evaluator",
+                  extra=model.extra_state(), device=device, progress=progress, seed=seed)
+    return model.cpu().eval(), history
+
+
+@torch.no_grad()
+def retrieval_scores(model: Evaluator, clips, max_frames: int | None = None, pool: int = 32, seed: int = 0,
+                     with_loss: bool = False) -> dict:
+    """R-precision top-1..3 (first caption of each clip), MM-Dist, class accuracy and the chance level.
+
+    with_loss adds "val_loss": the InfoNCE loss over pools of `pool` pairs (lower is better).
+    """
+    if len(clips) < pool:
+        raise ValueError(f"retrieval_scores needs at least pool={pool} clips, got {len(clips)}")
+    motion = embed_joints(model, [c.joints for c in clips], clips[0].fps, max_frames=max_frames)  # (N, D)
+    text = embed_texts(model, [c.captions[0] for c in clips])  # (N, D)
+    top = metrics.r_precision(text, motion, pool=pool, top_k=3, rng=seed)
+    out = {"top1": top[0], "top2": top[1], "top3": top[2], "chance_top3": 3 / pool,
+           "mm_dist": metrics.matching_score(text, motion)}
+    index = {name: i for i, name in enumerate(model.classes)}
+    labelled = [i for i, c in enumerate(clips) if c.label in index]
+    if labelled:
+        logits = model.classify(torch.from_numpy(motion[labelled]).to(model.device)).cpu().numpy()
+        out["class_acc"] = metrics.class_accuracy(logits, [index[clips[i].label] for i in labelled])
+    if with_loss:
+        n = len(clips) // pool * pool
+        t, m = torch.from_numpy(text[:n]), torch.from_numpy(motion[:n])
+        losses = [float(model.contrastive_loss(t[s:s + pool].to(model.device), m[s:s + pool].to(model.device)))
+                  for s in range(0, n, pool)]
+        out["val_loss"] = float(np.mean(losses))
+    return {k: float(v) for k, v in out.items()}

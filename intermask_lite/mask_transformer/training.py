@@ -1,0 +1,198 @@
+"""Training Inter-M: the masked-token loss, tokenising the clips once, train_transformer and load_transformer."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from ..config import Preset, TransformerConfig, get_preset
+from ..text import build_text_encoder
+from ..utils import get_device, load_checkpoint, seed_everything
+from .model import InterMTransformer
+from .tools import bert_corrupt, get_schedule, random_mask_by_ratio
+
+FRAMES_PER_TOKEN = 4  # one token column covers 4 frames
+
+
+def masked_token_loss(model: InterMTransformer, tokens: torch.Tensor, captions: list[str],
+                      cfg: TransformerConfig, generator: torch.Generator | None = None):
+    """Cross-entropy on the masked positions of two token maps (B, 2, 5, T') (PAD beyond each length).
+
+    One mask ratio per sample from the schedule, positions chosen jointly over both people; in a share
+    cfg.interaction_mask_prob of batches one whole person is masked instead; chosen positions get
+    BERT corruption; a share cfg.text_drop_prob of captions becomes the null condition; with cfg.unroll a
+    second pass sees the first pass's argmax at a random fraction of the masked positions.
+    Returns (loss, {"loss", "acc", "mask_ratio"}).
+    """
+    core = getattr(model, "module", model)  # the model itself when fit wraps it in DDP
+    ids, device = core.ids, tokens.device
+    B = tokens.shape[0]
+    valid = tokens != ids.pad  # (B, 2, 5, T')
+    if tokens.dtype != torch.long or (tokens[valid] < 0).any() or (tokens[valid] >= ids.nb_code).any():
+        raise ValueError(f"training tokens must be long codes 0..{ids.nb_code - 1} or PAD={ids.pad} "
+                         "(never MASK or SEP)")
+
+    def rand(*shape):  # uniform draws from the CPU generator, so every device sees the same masks
+        return torch.rand(shape, generator=generator).to(device)
+
+    if float(rand(1)) < cfg.interaction_mask_prob:
+        person = (rand(B) < 0.5).long()  # (B,) the person to generate from the other
+        chosen = valid & (torch.arange(2, device=device)[None] == person[:, None])[:, :, None, None]
+    else:
+        ratio = get_schedule(cfg.schedule)(rand(B))  # (B,)
+        chosen = random_mask_by_ratio(valid, ratio, generator)  # (B, 2, 5, T')
+    inputs = bert_corrupt(tokens, chosen, ids, generator)  # (B, 2, 5, T')
+    dropped = rand(B) < cfg.text_drop_prob  # (B,)
+    texts = [None if d else c for d, c in zip(dropped.tolist(), captions)]
+    pooled = core.encode_text(texts)  # (B, D_text): encoded once for both passes
+
+    logits = model(inputs, pooled)  # (B, 2, 5, T', K)
+    target = tokens[chosen]  # (N,)
+    loss = F.cross_entropy(logits[chosen].float(), target)
+    pred = logits.detach().argmax(-1)  # (B, 2, 5, T')
+    acc = (pred[chosen] == target).float().mean()
+    if cfg.unroll:
+        share = rand(B)[:, None, None, None]  # (B, 1, 1, 1) fraction of masked positions to fill
+        fill = chosen & (rand(*tokens.shape) < share)  # (B, 2, 5, T')
+        logits2 = model(torch.where(fill, pred, inputs), pooled)
+        loss = 0.5 * (loss + F.cross_entropy(logits2[chosen].float(), target))
+    stats = {"loss": float(loss.detach()), "acc": float(acc), "mask_ratio": float(chosen.sum() / valid.sum())}
+    return loss, stats
+
+
+# ---------------------------------------------------------------- data
+@torch.no_grad()
+def tokenize_clips(clips, tokenizer, max_frames: int, batch_size: int = 32, device="cpu") -> torch.Tensor:
+    """Each clip's two people through tokenizer.encode: (N, 2, 5, max_frames/4) long, PAD after the clip."""
+    from ..data.features import clip_features, features_to_grid
+    from ..vq.model import pad_to_multiple
+    from .tools import TokenIds, pad_tokens
+    if not clips:
+        raise ValueError("tokenize_clips got no clips")
+    ids = TokenIds(tokenizer.cfg.nb_code)
+    n_cols = max_frames // FRAMES_PER_TOKEN
+    mean = tokenizer.grid_mean[None, :, :, None].cpu()  # (1, 12, 22, 1)
+    std = tokenizer.grid_std[None, :, :, None].cpu()
+    tokenizer = tokenizer.to(device).eval()
+    out, lengths = [], []
+    for start in range(0, len(clips), batch_size):
+        grids = []
+        for clip in clips[start : start + batch_size]:
+            feats = torch.as_tensor(clip_features(clip))[:, :max_frames]  # (2, T, 262)
+            grid = (features_to_grid(feats) - mean) / std  # (2, 12, 22, T)
+            grid, n_frames = pad_to_multiple(grid, FRAMES_PER_TOKEN)
+            lengths.append(min(n_cols, -(-n_frames // FRAMES_PER_TOKEN)))
+            padding = max_frames - grid.shape[-1]  # repeat the last frame up to max_frames
+            grids.append(torch.cat([grid, grid[..., -1:].expand(2, 12, 22, padding)], -1))
+        batch = torch.stack(grids).flatten(0, 1).to(device)  # (2b, 12, 22, max_frames)
+        codes = tokenizer.encode(batch).cpu()  # (2b, 5, n_cols)
+        out.append(codes.view(-1, 2, *codes.shape[1:]))
+    tokens = torch.cat(out).long()  # (N, 2, 5, n_cols)
+    return pad_tokens(tokens, torch.tensor(lengths), ids)
+
+
+class TokenDataset(Dataset):
+    """Token maps with their captions; each item picks one caption at random."""
+
+    def __init__(self, tokens: torch.Tensor, captions: list[list[str]]):
+        if len(tokens) != len(captions):
+            raise ValueError(f"{len(tokens)} token maps but {len(captions)} caption lists")
+        self.tokens, self.captions = tokens, captions
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"tokens": self.tokens[i], "caption": random.choice(self.captions[i])}
+
+
+def make_loss_fn(cfg: TransformerConfig):
+    """loss_fn(model, batch, device) for train.fit."""
+    def loss_fn(model, batch, device):
+        loss, stats = masked_token_loss(model, batch["tokens"].to(device), list(batch["caption"]), cfg)
+        stats.pop("loss")  # fit logs the loss itself
+        return loss, stats
+    return loss_fn
+
+
+def make_val_fn(cfg: TransformerConfig, dataset: TokenDataset, batch_size: int, seed: int = 0):
+    """val_fn(model, device): the masked-token loss and accuracy on fixed masks (same seed every time)."""
+    def val_fn(model, device):
+        generator = torch.Generator().manual_seed(seed)
+        was_training = model.training
+        model.eval()
+        totals, n = {"val_loss": 0.0, "val_acc": 0.0}, 0
+        with torch.no_grad():
+            for start in range(0, len(dataset), batch_size):
+                tokens = dataset.tokens[start : start + batch_size].to(device)
+                captions = [c[0] for c in dataset.captions[start : start + batch_size]]
+                _, stats = masked_token_loss(model, tokens, captions, cfg, generator)
+                totals["val_loss"] += stats["loss"] * len(tokens)
+                totals["val_acc"] += stats["acc"] * len(tokens)
+                n += len(tokens)
+        model.train(was_training)
+        return {k: v / max(n, 1) for k, v in totals.items()}
+    return val_fn
+
+
+# ---------------------------------------------------------------- pipeline
+def build_transformer(preset: Preset, nb_code: int, captions: list[str] | None = None,
+                      vocab: list[str] | None = None) -> InterMTransformer:
+    """A fresh Inter-M with its text encoder (the scratch vocabulary from `captions` or `vocab`)."""
+    text_encoder = build_text_encoder(preset.text, captions, vocab=vocab)
+    return InterMTransformer(preset.transformer, nb_code, text_encoder)
+
+
+def train_transformer(preset, tokenizer, clips=None, out_dir=None, device="auto", progress=True, seed=0):
+    """Tokenise the built-in dataset once with the trained tokenizer and train Inter-M with train.fit.
+
+    preset: a Preset or its name; clips: list[Clip] (default: the synthetic dataset of preset.data).
+    Returns (model, text_encoder, history); checkpoints go to out_dir/transformer_{last,best}.pt.
+    """
+    from ..data.synthetic import make_dataset, split_dataset
+    from ..train import fit
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    seed_everything(seed)
+    if clips is None:
+        clips = make_dataset(preset.data.n_clips, preset.data.seed)
+    splits = split_dataset(clips)
+    dev = get_device(device)
+    datasets = {}
+    for name in ("train", "val"):
+        part = splits[name]
+        if not part:  # tiny datasets (smoke) may have no validation clips
+            continue
+        tokens = tokenize_clips(part, tokenizer, preset.data.max_frames, device=dev)
+        datasets[name] = TokenDataset(tokens, [list(c.captions) for c in part])
+    captions = [c for caps in datasets["train"].captions for c in caps]
+    model = build_transformer(preset, tokenizer.cfg.nb_code, captions)
+    tcfg = preset.transformer_train
+    loader = DataLoader(datasets["train"], batch_size=tcfg.batch_size, shuffle=True, drop_last=True,
+                        num_workers=tcfg.num_workers)
+    extra = {"preset": preset.to_dict(), "nb_code": tokenizer.cfg.nb_code, "vocab": model.text_encoder.vocab}
+    val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size) if "val" in datasets else None
+    history = fit(model, make_loss_fn(preset.transformer), loader, tcfg, val_fn=val_fn,
+                  out_dir=out_dir, kind="transformer", extra=extra, device=device, progress=progress, seed=seed)
+    model.eval()
+    return model, model.text_encoder, history
+
+
+def load_transformer(path: str | Path):
+    """(model, text_encoder) from a transformer checkpoint written by train_transformer, in eval mode."""
+    ckpt = load_checkpoint(path, kind="transformer")
+    extra = ckpt.get("extra") or {}
+    missing = {"preset", "nb_code", "vocab"} - set(extra)
+    if missing:
+        raise ValueError(f"{path} lacks {sorted(missing)} in its 'extra' entry; retrain with train_transformer")
+    preset = Preset.from_dict(extra["preset"])
+    model = build_transformer(preset, int(extra["nb_code"]), vocab=extra["vocab"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:
+        raise ValueError(f"{path} does not match the transformer built from its own config "
+                         f"(written by another version of the code?): {str(err).splitlines()[0]}") from err
+    model.eval()
+    return model, model.text_encoder

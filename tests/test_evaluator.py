@@ -1,0 +1,131 @@
+"""The text-motion evaluator on tiny fabricated clips (no dependency on the built-in dataset)."""
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from intermask_lite import config, skeleton
+from intermask_lite.data.clip import Clip
+from intermask_lite.eval import evaluator as E
+from intermask_lite.eval import evaluator_train as ET
+from intermask_lite.text import build_vocab
+
+FPS = 20.0
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (and leave the other cores alone)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+CAPTIONS = {"approach": ["one person walks up to the other", "someone approaches the partner"],
+            "retreat": ["one person backs away from the other", "someone walks away from the partner"]}
+
+
+def fabricated_clips(n: int, t: int = 24, seed: int = 0) -> list[Clip]:
+    """B walks towards A (approach) or away (retreat) at a random speed; A stands still."""
+    rng = np.random.default_rng(seed)
+    rest = skeleton.rest_pose()
+    clips = []
+    for i in range(n):
+        label = ["approach", "retreat"][i % 2]
+        speed = rng.uniform(0.5, 1.5) * (-1 if label == "approach" else 1)
+        z = 1.5 + speed * np.arange(t) / FPS
+        a = np.repeat(rest[None], t, 0)
+        b = rest[None] * [-1.0, 1.0, -1.0] + z[:, None, None] * np.array([0.0, 0.0, 1.0])
+        clips.append(Clip(np.stack([a, b]), FPS, CAPTIONS[label], label=label, clip_id=str(i)))
+    return clips
+
+
+def tiny_cfg() -> config.EvalConfig:
+    return config.EvalConfig(dim=16, width=16, layers=1, heads=2, pools=(4,))
+
+
+def tiny_model(clips) -> E.Evaluator:
+    torch.manual_seed(0)
+    vocab = build_vocab([t for c in clips for t in c.captions])
+    return E.Evaluator(tiny_cfg(), ["approach", "retreat"], vocab, max_words=16, fps=FPS)
+
+
+def batch_of(clips):
+    ds = ET.EvaluatorDataset(clips, ["approach", "retreat"], max_frames=24)
+    return torch.utils.data.default_collate([ds[i] for i in range(len(ds))])
+
+
+def test_forward_shapes_and_unit_norm():
+    clips = fabricated_clips(6)
+    model = tiny_model(clips).eval()
+    batch = batch_of(clips)
+    assert batch["features"].shape == (6, 24, 2, 262)
+    m = model.encode_motion(batch["features"], batch["length"])
+    t = model.encode_text(list(batch["caption"]))
+    assert m.shape == (6, 16) and t.shape == (6, 16)
+    assert torch.allclose(m.norm(dim=-1), torch.ones(6), atol=1e-5)
+    assert model.classify(m).shape == (6, 2)
+
+
+def test_swapping_people_leaves_the_embedding_unchanged():
+    clips = fabricated_clips(4)
+    model = tiny_model(clips).eval()
+    batch = batch_of(clips)
+    lengths = torch.tensor([24, 20, 12, 24])
+    emb = model.encode_motion(batch["features"], lengths)
+    swapped = model.encode_motion(batch["features"].flip(2), lengths)
+    assert torch.allclose(emb, swapped, atol=1e-5)
+    # padding beyond the length is ignored
+    noisy = batch["features"].clone()
+    noisy[2, 12:] = 5.0
+    assert torch.allclose(model.encode_motion(noisy, lengths)[2], emb[2], atol=1e-5)
+
+
+def test_a_few_training_steps_lower_the_loss():
+    clips = fabricated_clips(8)
+    model = tiny_model(clips)
+    batch = batch_of(clips)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.eval()  # no dropout: compare like with like
+    first, _ = E.evaluator_loss(model, batch, "cpu")
+    for _ in range(25):
+        loss, terms = E.evaluator_loss(model, batch, "cpu")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    last, terms = E.evaluator_loss(model, batch, "cpu")
+    assert set(terms) == {"nce", "ce"}
+    assert last.item() < 0.85 * first.item()  # duplicate captions in the batch put a floor near ln 4
+
+
+def test_bad_inputs_give_clear_errors():
+    clips = fabricated_clips(2)
+    model = tiny_model(clips)
+    with pytest.raises(ValueError, match=r"\(B, T, 2, 262\)"):
+        model.encode_motion(torch.zeros(2, 10, 262), torch.tensor([10, 10]))
+    with pytest.raises(ValueError, match="lengths"):
+        model.encode_motion(torch.zeros(2, 10, 2, 262), torch.tensor([10, 11]))
+    with pytest.raises(ValueError, match="non-empty"):
+        model.encode_text(["ok", " "])
+    with pytest.raises(ValueError, match="fps"):
+        E.embed_joints(model, [clips[0].joints], fps=30.0)
+
+
+def test_train_save_load_and_checksum(tmp_path):
+    preset = config.smoke()
+    preset.eval = tiny_cfg()
+    preset.evaluator_train = config.TrainConfig(steps=4, batch_size=8, warmup=1, eval_every=2, lr=1e-3)
+    preset.text = config.TextConfig(dim=16, max_words=16)
+    clips, val = fabricated_clips(24), fabricated_clips(8, seed=1)
+    model, history = ET.train_evaluator(preset, clips, out_dir=tmp_path, device="cpu", val_clips=val,
+                                        progress=False)
+    assert len(history["loss"]) == 4 and "val_top3" in history and "val_loss" in history
+    path = tmp_path / "evaluator_last.pt"
+    loaded = E.load_evaluator(path)
+    joints = [c.joints for c in val]
+    assert np.allclose(E.embed_joints(model, joints, FPS), E.embed_joints(loaded, joints, FPS), atol=1e-6)
+    assert loaded.classes == ["approach", "retreat"] and loaded.fps == FPS
+    assert E.evaluator_checksum(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    scores = ET.retrieval_scores(loaded, val, pool=4)
+    assert set(scores) >= {"top1", "top2", "top3", "mm_dist", "class_acc", "chance_top3"}
+    assert scores["top1"] <= scores["top2"] <= scores["top3"] <= 1.0

@@ -1,0 +1,244 @@
+"""Iterative masked decoding, checked with fake logits functions (no model needed)."""
+import math
+
+import pytest
+import torch
+
+from intermask_lite.mask_transformer.generate import (Trace, decode, inpaint_masks, reaction_masks, sampling_probs,
+                                                      seconds_to_cols)
+from intermask_lite.mask_transformer.tools import get_schedule
+
+K, R, C = 16, 5, 6
+MASK, PAD = K, K + 1
+
+
+def fixed_logits_fn(logits):
+    """The same logits (B, 2, R, C, K) at every step, whatever the ids."""
+    return lambda ids, scale: logits
+
+
+def fresh_logits_fn(seed=0, scale=1.0):
+    """New random logits at every call, so a re-sampled position would almost surely change."""
+    g = torch.Generator().manual_seed(seed)
+
+    def fn(ids, cond_scale):
+        return scale * torch.randn(ids.shape + (K,), generator=g)
+    return fn
+
+
+def random_codes(shape, seed=0):
+    return torch.randint(0, K, shape, generator=torch.Generator().manual_seed(seed))
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_no_mask_left_and_pad_exactly_beyond_length():
+    lengths = torch.tensor([3, 6, 1])
+    ids = decode(fresh_logits_fn(), lengths, C, K, steps=5, generator=gen(0))
+    assert ids.shape == (3, 2, R, C) and ids.dtype == torch.long
+    cols = torch.arange(C)[None, None, None, :]
+    inside = cols < lengths[:, None, None, None]                      # (B, 1, 1, C)
+    assert (ids[inside.expand_as(ids)] < K).all()                    # only codes inside: no MASK, no PAD
+    assert (ids[~inside.expand_as(ids)] == PAD).all()
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear", "sqrt"])
+@pytest.mark.parametrize("steps", [1, 4, 7])
+def test_masked_count_follows_schedule(schedule, steps):
+    lengths = torch.tensor([6, 4])
+    ids, tr = decode(fresh_logits_fn(1), lengths, C, K, steps=steps, schedule=schedule, generator=gen(1), trace=True)
+    assert isinstance(tr, Trace) and tr.ids.shape == (steps, 2, 2, R, C)
+    n_free = 2 * R * lengths                                          # (B,)
+    curve = get_schedule(schedule)
+    for s in range(steps):
+        expected = [0 if s == steps - 1 else math.floor(float(curve(torch.tensor((s + 1) / steps, dtype=torch.float64)))
+                                                        * int(n)) for n in n_free]
+        assert tr.n_masked[s].tolist() == expected
+        assert (tr.ids[s] == MASK).flatten(1).sum(1).tolist() == expected
+    assert tr.masked[0].flatten(1).sum(1).tolist() == n_free.tolist()  # everything free starts masked
+    assert torch.equal(tr.ids[-1], ids)
+
+
+def test_decided_tokens_are_never_remasked_or_changed():
+    _, tr = decode(fresh_logits_fn(2), torch.tensor([6, 5]), C, K, steps=6, generator=gen(2), trace=True)
+    for s in range(5):
+        assert not (tr.masked[s + 1] & ~tr.masked[s]).any()            # masked sets only shrink
+        decided = tr.ids[s] != MASK
+        for later in range(s + 1, 6):
+            assert torch.equal(tr.ids[later][decided], tr.ids[s][decided])
+    # a position is only sampled while masked: the trace's confidences are nan elsewhere
+    assert torch.isnan(tr.confidence[~tr.masked]).all() and not torch.isnan(tr.confidence[tr.masked]).any()
+
+
+def test_reaction_never_changes_person_a():
+    ids_a = random_codes((2, R, C), seed=3)
+    fixed, fixed_mask = reaction_masks(ids_a)
+    seen = []
+
+    def fn(ids, scale):
+        seen.append(ids.clone())
+        return torch.randn(ids.shape + (K,))
+    ids = decode(fn, torch.tensor([C, C]), C, K, steps=4, fixed=fixed, fixed_mask=fixed_mask, generator=gen(3))
+    assert torch.equal(ids[:, 0], ids_a)
+    assert all(torch.equal(x[:, 0], ids_a) for x in seen)             # the model always sees A complete
+    assert (seen[0][:, 1] == MASK).all() and (ids[:, 1] < K).all()
+
+
+def test_reaction_pads_person_a_beyond_length():
+    ids_a = random_codes((1, R, C), seed=4)
+    fixed, fixed_mask = reaction_masks(ids_a)
+    ids = decode(fresh_logits_fn(4), torch.tensor([4]), C, K, steps=3, fixed=fixed, fixed_mask=fixed_mask,
+                 generator=gen(4))
+    assert torch.equal(ids[:, 0, :, :4], ids_a[:, :, :4]) and (ids[:, :, :, 4:] == PAD).all()
+
+
+def test_inpainting_keeps_everything_outside_region():
+    original = random_codes((2, 2, R, C), seed=5) % (K - 1)           # codes 0..K-2
+    fixed, fixed_mask = inpaint_masks(original, person="B", rows=[3, 4], cols=(2, 5))
+    assert fixed_mask.sum() == 2 * (2 * R * C - 2 * 3)
+    logits = torch.zeros(2, 2, R, C, K)
+    logits[..., K - 1] = 20.0                                         # the model wants code K-1 everywhere
+    ids = decode(fixed_logits_fn(logits), torch.tensor([C, C]), C, K, steps=3, fixed=fixed,
+                 fixed_mask=fixed_mask, generator=gen(5))
+    assert torch.equal(ids[fixed_mask], original[fixed_mask])
+    assert (ids[:, 1, 3:5, 2:5] == K - 1).all()                       # the region was regenerated
+
+
+def test_inpaint_masks_regions_and_errors():
+    ids = random_codes((1, 2, R, C))
+    _, both = inpaint_masks(ids, person="both", rows=None, cols=(0, 1))
+    assert (~both).sum() == 2 * R and (~both[..., 0]).all()
+    _, a_only = inpaint_masks(ids, person="A", rows=[0])
+    assert (~a_only).sum() == C and (~a_only[:, 0, 0]).all()
+    with pytest.raises(ValueError, match="person"):
+        inpaint_masks(ids, person="C")
+    with pytest.raises(ValueError, match="rows"):
+        inpaint_masks(ids, rows=[5])
+    with pytest.raises(ValueError, match="cols"):
+        inpaint_masks(ids, cols=(3, 3))
+
+
+def test_cond_scale_is_passed_through():
+    scales = []
+
+    def fn(ids, scale):
+        scales.append(scale)
+        return torch.randn(ids.shape + (K,))
+    decode(fn, torch.tensor([C]), C, K, steps=5, cond_scale=3.5, generator=gen(0))
+    assert scales == [3.5] * 5
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1e-8])
+def test_temperature_near_zero_is_argmax(temperature):
+    logits = torch.randn(2, 2, R, C, K, generator=gen(6))
+    ids = decode(fixed_logits_fn(logits), torch.tensor([C, C]), C, K, steps=4, temperature=temperature,
+                 generator=gen(6))
+    assert torch.equal(ids, logits.argmax(-1))
+
+
+def test_temperature_raises_entropy():
+    logits = torch.randn(200, K, generator=gen(7)) * 3
+
+    def entropy(t):
+        p = sampling_probs(logits, temperature=t)
+        return -(p * p.clamp_min(1e-30).log()).sum(-1).mean()
+    assert entropy(0.0) == 0 and entropy(0.5) < entropy(1.0) < entropy(2.0) < math.log(K)
+    # the same through decode's trace: step 0 samples every position in both runs
+    big = torch.randn(1, 2, R, C, K, generator=gen(8)) * 3
+    traced = [decode(fixed_logits_fn(big), torch.tensor([C]), C, K, steps=2, temperature=t, generator=gen(8),
+                     trace=True)[1] for t in (0.5, 2.0)]
+    assert traced[0].entropy[0].mean() < traced[1].entropy[0].mean()
+
+
+def test_temperature_changes_samples():
+    logits = torch.randn(4, 2, R, C, K, generator=gen(9))
+    hot = decode(fixed_logits_fn(logits), torch.full((4,), C), C, K, steps=3, temperature=5.0, generator=gen(9))
+    cold = decode(fixed_logits_fn(logits), torch.full((4,), C), C, K, steps=3, temperature=0.05, generator=gen(9))
+    argmax = logits.argmax(-1)
+    assert (hot == argmax).float().mean() < (cold == argmax).float().mean()
+
+
+def test_top_k():
+    logits = torch.randn(3, 2, R, C, K, generator=gen(10))
+    lengths = torch.full((3,), C)
+    for top_k in (1, 1 / K):
+        ids = decode(fixed_logits_fn(logits), lengths, C, K, steps=3, top_k=top_k, temperature=1.0, generator=gen(1))
+        assert torch.equal(ids, logits.argmax(-1))
+    ids = decode(fixed_logits_fn(logits), lengths, C, K, steps=3, top_k=3, temperature=10.0, generator=gen(1))
+    top3 = logits.topk(3, dim=-1).indices                             # (B, 2, R, C, 3)
+    assert (top3 == ids[..., None]).any(-1).all()
+    assert not torch.equal(ids, logits.argmax(-1))
+    for bad in (0, K + 1, 1.5, True, "3"):
+        with pytest.raises((ValueError, TypeError), match="top_k"):
+            decode(fixed_logits_fn(logits), lengths, C, K, top_k=bad)
+
+
+def test_seed_reproducibility():
+    logits = torch.randn(2, 2, R, C, K, generator=gen(11)) * 0.1
+    run = [decode(fixed_logits_fn(logits), torch.tensor([C, 4]), C, K, steps=4, generator=gen(s)) for s in (0, 0, 1)]
+    assert torch.equal(run[0], run[1])
+    assert not torch.equal(run[0], run[2])
+
+
+def test_ranking_is_joint_over_both_people():
+    logits = torch.zeros(1, 2, R, C, K)                               # B: flat, confidence 1/K
+    logits[:, 0, ..., 0] = 30.0                                       # A: code 0, confidence ~1
+    _, tr = decode(fixed_logits_fn(logits), torch.tensor([C]), C, K, steps=4, schedule="linear",
+                   generator=gen(12), trace=True)
+    n_free = 2 * R * C
+    decided = [(tr.ids[s] != MASK) for s in range(4)]
+    assert decided[0].sum() == n_free // 4 and decided[0][:, 1].sum() == 0  # only A decided after step 0
+    assert decided[1][:, 0].all() and decided[1][:, 1].sum() == 0          # all of A before any of B
+    assert (tr.ids[1][:, 0] == 0).all()
+
+
+def test_bad_inputs_raise_clear_errors():
+    fn = fresh_logits_fn()
+    with pytest.raises(ValueError, match="lengths"):
+        decode(fn, torch.tensor([C + 1]), C, K)
+    with pytest.raises(ValueError, match="fixed_mask"):
+        decode(fn, torch.tensor([C]), C, K, fixed=torch.zeros(1, 2, R, C, dtype=torch.long))
+    with pytest.raises(ValueError, match="expected"):
+        decode(lambda ids, s: torch.zeros(ids.shape + (K + 3,)), torch.tensor([C]), C, K)
+    with pytest.raises(ValueError, match="schedule"):
+        decode(fn, torch.tensor([C]), C, K, schedule="exp")
+    with pytest.raises(ValueError, match="temperature"):
+        decode(fn, torch.tensor([C]), C, K, temperature=-1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        decode(lambda ids, s: torch.full(ids.shape + (K,), float("nan")), torch.tensor([C]), C, K)
+    fixed, fixed_mask = reaction_masks(torch.full((1, R, C), K))      # MASK is not a code to keep
+    with pytest.raises(ValueError, match="fixed ids"):
+        decode(fn, torch.tensor([C]), C, K, fixed=fixed, fixed_mask=fixed_mask)
+
+
+def test_seconds_to_cols():
+    assert seconds_to_cols(3.0, 20) == 15
+    assert seconds_to_cols(1.0, 30) == 8                              # 7.5 columns round up
+    assert seconds_to_cols(0.0, 20) == 0
+    with pytest.raises(ValueError, match="fps"):
+        seconds_to_cols(1.0, 0)
+
+
+def test_decodes_with_a_tiny_real_model():
+    from intermask_lite.config import TextConfig, TransformerConfig
+    from intermask_lite.mask_transformer.generate import model_logits_fn
+    from intermask_lite.mask_transformer.model import InterMTransformer
+    from intermask_lite.text import build_text_encoder
+
+    torch.manual_seed(0)
+    captions = ["two people shake hands", "one person pushes the other"]
+    text_encoder = build_text_encoder(TextConfig(dim=32, max_words=8), captions)
+    model = InterMTransformer(TransformerConfig(latent_dim=32, n_layers=1, n_heads=2), K, text_encoder)
+    model.train()
+    lengths = torch.tensor([C, 3])
+    fn = model_logits_fn(model, captions)
+    runs = [decode(fn, lengths, C, K, steps=4, cond_scale=2.0, generator=gen(s)) for s in (0, 0, 1)]
+    assert model.training                                             # the mode is restored
+    ids = runs[0]
+    assert (ids[1, :, :, 3:] == PAD).all() and (ids[0] < K).all() and (ids[1, :, :, :3] < K).all()
+    assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
+    fixed, fixed_mask = reaction_masks(ids[:, 0])
+    reacted = decode(fn, lengths, C, K, steps=3, fixed=fixed, fixed_mask=fixed_mask, generator=gen(2))
+    assert torch.equal(reacted[:, 0], ids[:, 0])

