@@ -21,21 +21,22 @@ class DataConfig:
 @dataclass
 class VQConfig:
     nb_code: int = 256           # codebook size (paper 1024)
-    code_dim: int = 128          # code vector width (paper 512)
-    width: int = 128             # conv channels (paper 512)
+    code_dim: int = 32           # code vector width (paper 512); lab size trains in minutes on a CPU
+    width: int = 32              # conv channels (paper 512)
     depth: int = 2               # residual blocks per stage
     dilation_growth: int = 3     # dilation growth of the residual blocks
     mu: float = 0.99             # EMA decay of the codebook
     gumbel_temp: float = 0.5     # temperature of stochastic code assignment in training (0 = off)
     kind: str = "2d"             # "2d" (the paper's tokenizer) or "1d" (ablation)
+    width_1d: int = 0            # conv channels of the 1D variant (0 = about the 2D parameter count)
     # loss weights
-    w_feat: float = 1.0          # features (SmoothL1)
-    w_pos: float = 0.5           # joint positions
-    w_vel: float = 0.5           # velocities
-    w_bone: float = 0.3          # bone lengths
-    w_geo: float = 0.01          # rotation geodesic angle
-    w_foot: float = 0.5          # foot contact (foot velocity where contact)
-    w_commit: float = 0.02       # commitment
+    w_feat: float = 1.0          # features, normalised (SmoothL1)
+    w_pos: float = 0.5           # joint positions in metres (paper 1)
+    w_vel: float = 0.5           # frame-to-frame joint velocity in metres (paper 100)
+    w_bone: float = 0.3          # bone lengths along the chains in metres (paper 5)
+    w_geo: float = 0.01          # rotation geodesic angle in radians (paper 0.01)
+    w_foot: float = 0.5          # foot velocity where the true foot is in contact (paper 500)
+    w_commit: float = 0.02       # commitment (paper 0.02)
 
 
 @dataclass
@@ -57,18 +58,18 @@ class TrainConfig:
 @dataclass
 class TextConfig:
     encoder: str = "scratch"     # "scratch" (trained from captions) or "minilm" (frozen, pretrained)
-    dim: int = 128               # width of the token features after the adapter
+    dim: int = 64                # width of the token features after the adapter (paper 384)
     adapter_layers: int = 1      # trainable transformer layers on top of the encoder
     max_words: int = 32          # longest caption in tokens
 
 
 @dataclass
 class TransformerConfig:
-    latent_dim: int = 128        # model width (paper 384)
-    n_layers: int = 3            # Inter-M blocks (paper 6)
+    latent_dim: int = 64         # model width (paper 384); lab size fits 15 min of training on 2 CPU cores
+    n_layers: int = 2            # Inter-M blocks (paper 6)
     n_heads: int = 4             # attention heads (paper 6)
-    ff_mult: int = 4             # feed-forward width multiple
-    dropout: float = 0.1
+    ff_mult: int = 2             # feed-forward width multiple (paper 4)
+    dropout: float = 0.1         # dropout on embeddings and sub-layer outputs
     spatial: bool = True         # spatial attention (across body-part rows)
     temporal: bool = True        # temporal attention (across time columns)
     cross: bool = True           # cross-attention to the other person
@@ -82,6 +83,11 @@ class TransformerConfig:
 @dataclass
 class EvalConfig:
     dim: int = 256               # joint embedding width of the evaluator
+    width: int = 128             # evaluator motion/text encoder width
+    layers: int = 2              # evaluator motion transformer layers
+    heads: int = 4               # evaluator attention heads
+    text_layers: int = 1         # layers of the evaluator's own scratch text encoder
+    w_class: float = 0.5         # weight of the evaluator's class cross-entropy next to InfoNCE
     replications: int = 5        # repetitions of each metric
     pools: tuple = (32,)         # R-precision pool sizes
     mm_samples: int = 10         # samples per prompt for MultiModality
@@ -92,10 +98,12 @@ class Preset:
     name: str = "lab"
     data: DataConfig = field(default_factory=DataConfig)
     vq: VQConfig = field(default_factory=VQConfig)
-    vq_train: TrainConfig = field(default_factory=TrainConfig)
+    vq_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=800, batch_size=16, lr=1e-3,
+                                                                      warmup=50, eval_every=200))
     text: TextConfig = field(default_factory=TextConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
-    transformer_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=4000, lr=5e-4))
+    transformer_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1200, batch_size=32, lr=1e-3,
+                                                                               warmup=100, eval_every=200))
     evaluator_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, lr=1e-3))
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -135,7 +143,7 @@ def smoke() -> Preset:
         transformer=TransformerConfig(latent_dim=32, n_layers=1, n_heads=2, ff_mult=2),
         transformer_train=TrainConfig(steps=6, batch_size=8, warmup=2, eval_every=3, lr=5e-4),
         evaluator_train=TrainConfig(steps=6, batch_size=8, warmup=2, eval_every=3, lr=1e-3),
-        eval=EvalConfig(dim=32, replications=2, pools=(8,), mm_samples=2),
+        eval=EvalConfig(dim=32, width=32, layers=1, heads=2, replications=2, pools=(8,), mm_samples=2),
     )
 
 
@@ -149,14 +157,17 @@ def paper() -> Preset:
     return Preset(
         name="paper",
         data=DataConfig(n_clips=8000, window=64, max_frames=120),
-        vq=VQConfig(nb_code=1024, code_dim=512, width=512, depth=2),
-        vq_train=TrainConfig(steps=50000, batch_size=256, lr=2e-4, warmup=1000, eval_every=2000, num_workers=4),
+        vq=VQConfig(nb_code=1024, code_dim=512, width=512, depth=2, w_pos=1.0, w_vel=100.0, w_bone=5.0,
+                    w_geo=0.01, w_foot=500.0, w_commit=0.02),
+        vq_train=TrainConfig(steps=50000, batch_size=256, lr=2e-4, warmup=1000, eval_every=2000, num_workers=4,
+                             milestones=(0.7, 0.85)),
         text=TextConfig(encoder="minilm", dim=384, adapter_layers=2),
         transformer=TransformerConfig(latent_dim=384, n_layers=6, n_heads=6, ff_mult=4, dropout=0.2),
         transformer_train=TrainConfig(steps=100000, batch_size=52, lr=2e-4, warmup=2000, eval_every=5000,
                                       num_workers=4),
         evaluator_train=TrainConfig(steps=10000, batch_size=128, lr=1e-4, warmup=500, eval_every=1000),
-        eval=EvalConfig(dim=512, replications=20, pools=(32, 96), mm_samples=30),
+        eval=EvalConfig(dim=512, width=512, layers=4, heads=8, text_layers=2, replications=20, pools=(32, 96),
+                        mm_samples=30),
     )
 
 

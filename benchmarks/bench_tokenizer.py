@@ -1,0 +1,79 @@
+"""Tokenizer benchmark: train the 2D and the 1D tokenizer with one preset and print a table.
+
+Targets (lab preset, built-in test split): MPJPE <= 30 mm and codebook usage >= 80 % for the 2D tokenizer;
+2D beats 1D at the same codebook size and a similar parameter count; lab training <= 5 minutes on 2 cores.
+
+    python benchmarks/bench_tokenizer.py --preset lab --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from dataclasses import replace
+
+import torch
+
+from intermask_lite.config import get_preset
+from intermask_lite.data.synthetic import load_split
+from intermask_lite.vq.pipeline import evaluate_tokenizer, train_tokenizer
+
+TARGETS = {"mpjpe_mm": 30.0, "usage": 0.80, "minutes": 5.0}
+
+
+def peak_rss_mb() -> float:
+    """Peak host memory of this process; on CUDA, the peak GPU memory allocated instead."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports kilobytes
+
+
+def run(preset_name: str, kind: str, steps: int | None, progress: bool, device: str) -> dict:
+    cfg = get_preset(preset_name)
+    if steps is not None:
+        cfg = replace(cfg, vq_train=replace(cfg.vq_train, steps=steps))
+    t0 = time.perf_counter()
+    model, history = train_tokenizer(cfg, kind=kind, progress=progress, device=device)
+    total = time.perf_counter() - t0
+    train_s = history["seconds"][-1]
+    test = load_split("test", cfg.data.n_clips, cfg.data.seed)
+    scores = evaluate_tokenizer(model, test)
+    return {"kind": kind, "params": model.n_params(), "nb_code": model.cfg.nb_code,
+            "steps": len(history["loss"]), "steps_per_s": len(history["loss"]) / train_s,
+            "train_min": train_s / 60, "total_min": total / 60, "peak_mb": peak_rss_mb(), **scores}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="lab")
+    parser.add_argument("--kinds", nargs="+", default=["2d", "1d"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=None, help="override the preset's tokenizer steps")
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"preset={args.preset} threads={args.threads} torch={torch.__version__}")
+    rows = [run(args.preset, kind, args.steps, args.progress, args.device) for kind in args.kinds]
+    head = f"{'kind':>4} {'params':>9} {'codes':>5} {'steps':>6} {'steps/s':>7} {'train min':>9} " \
+           f"{'total min':>9} {'peak MB':>8} {'MPJPE mm':>8} {'usage':>6} {'perplex':>7} {'dead':>5}"
+    print(head)
+    for r in rows:
+        print(f"{r['kind']:>4} {r['params']:>9,} {r['nb_code']:>5} {r['steps']:>6} {r['steps_per_s']:>7.2f} "
+              f"{r['train_min']:>9.2f} {r['total_min']:>9.2f} {r['peak_mb']:>8.0f} {r['mpjpe_mm']:>8.1f} "
+              f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5}")
+    print("peak MB: process (or GPU) peak so far, runs are sequential; total min includes data preparation")
+    first = rows[0]
+    if first["kind"] == "2d":
+        print(f"target MPJPE <= {TARGETS['mpjpe_mm']} mm: {'met' if first['mpjpe_mm'] <= TARGETS['mpjpe_mm'] else 'MISSED'}")
+        print(f"target usage >= {TARGETS['usage']:.0%}: {'met' if first['usage'] >= TARGETS['usage'] else 'MISSED'}")
+        print(f"target total <= {TARGETS['minutes']} min: "
+              f"{'met' if first['total_min'] <= TARGETS['minutes'] else 'MISSED'}")
+    by_kind = {r["kind"]: r for r in rows}
+    if {"2d", "1d"} <= set(by_kind):
+        better = by_kind["2d"]["mpjpe_mm"] < by_kind["1d"]["mpjpe_mm"]
+        print(f"2D beats 1D on MPJPE: {'yes' if better else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()

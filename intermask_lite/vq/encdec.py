@@ -1,0 +1,121 @@
+"""Convolutional encoders and decoders of the tokenizer.
+
+2D (the paper's tokenizer): convolutions over (joints, time) on the (12, 22, T) feature grid. Two stride-2
+stages with 4x4 kernels take joints 22 -> 11 -> 5 and time T -> T/4; each stage is followed by residual
+blocks of dilated 3x3 convolutions. The decoder mirrors it: residual blocks, then nearest-neighbour
+upsampling to an explicit size (joints 5 -> 11 -> 22, time x2) and a 3x3 convolution.
+
+1D (ablation): the same design with 1D convolutions over time only; all 12 * 22 channels enter at once and
+each time step of the latent is one token.
+"""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+JOINT_SIZES = (22, 11, 5)  # joint axis length at the input, after stage 1, after stage 2
+TIME_DOWN = 4              # frames per token column
+
+
+class ResBlock(nn.Module):
+    """x + conv1x1(relu(conv3x3_dilated(relu(x)))), in 1D or 2D."""
+
+    def __init__(self, width: int, dilation: int, dims: int):
+        super().__init__()
+        conv = nn.Conv2d if dims == 2 else nn.Conv1d
+        self.conv1 = conv(width, width, 3, padding=dilation, dilation=dilation)
+        self.conv2 = conv(width, width, 1)
+
+    def forward(self, x):
+        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
+
+
+def res_stack(width: int, depth: int, growth: int, dims: int, reverse: bool = False) -> nn.Sequential:
+    """`depth` residual blocks with dilations 1, growth, growth^2, ... (reversed in the decoder)."""
+    dilations = [growth ** i for i in range(depth)]
+    if reverse:
+        dilations = dilations[::-1]
+    return nn.Sequential(*[ResBlock(width, d, dims) for d in dilations])
+
+
+class Encoder2d(nn.Module):
+    """(B, C_in, 22, T) -> (B, code_dim, 5, T/4)."""
+
+    def __init__(self, in_ch: int, width: int, code_dim: int, depth: int, growth: int):
+        super().__init__()
+        layers = [nn.Conv2d(in_ch, width, 3, padding=1), nn.ReLU()]
+        for _ in range(2):
+            layers += [nn.Conv2d(width, width, 4, stride=2, padding=1), res_stack(width, depth, growth, 2)]
+        layers.append(nn.Conv2d(width, code_dim, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)  # (B, code_dim, 5, T/4)
+
+
+class UpStage(nn.Module):
+    """Residual blocks, nearest upsampling to an explicit size, then a 3x3 (or 3) convolution."""
+
+    def __init__(self, width: int, depth: int, growth: int, dims: int, n_joints_out: int | None):
+        super().__init__()
+        self.res = res_stack(width, depth, growth, dims, reverse=True)
+        conv = nn.Conv2d if dims == 2 else nn.Conv1d
+        self.conv = conv(width, width, 3, padding=1)
+        self.n_joints_out = n_joints_out
+
+    def forward(self, x):
+        x = self.res(x)
+        if self.n_joints_out is None:
+            size = (x.shape[-1] * 2,)                       # time x2
+        else:
+            size = (self.n_joints_out, x.shape[-1] * 2)     # joints to the next size, time x2
+        return self.conv(F.interpolate(x, size=size, mode="nearest"))
+
+
+class Decoder2d(nn.Module):
+    """(B, code_dim, 5, T/4) -> (B, C_out, 22, T)."""
+
+    def __init__(self, out_ch: int, width: int, code_dim: int, depth: int, growth: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(code_dim, width, 3, padding=1), nn.ReLU(),
+            UpStage(width, depth, growth, 2, JOINT_SIZES[1]),
+            UpStage(width, depth, growth, 2, JOINT_SIZES[0]),
+            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, out_ch, 3, padding=1),
+        )
+
+    def forward(self, z):
+        return self.net(z)  # (B, C_out, 22, T)
+
+
+class Encoder1d(nn.Module):
+    """(B, C_in, T) -> (B, code_dim, T/4)."""
+
+    def __init__(self, in_ch: int, width: int, code_dim: int, depth: int, growth: int):
+        super().__init__()
+        layers = [nn.Conv1d(in_ch, width, 3, padding=1), nn.ReLU()]
+        for _ in range(2):
+            layers += [nn.Conv1d(width, width, 4, stride=2, padding=1), res_stack(width, depth, growth, 1)]
+        layers.append(nn.Conv1d(width, code_dim, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)  # (B, code_dim, T/4)
+
+
+class Decoder1d(nn.Module):
+    """(B, code_dim, T/4) -> (B, C_out, T)."""
+
+    def __init__(self, out_ch: int, width: int, code_dim: int, depth: int, growth: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(code_dim, width, 3, padding=1), nn.ReLU(),
+            UpStage(width, depth, growth, 1, None),
+            UpStage(width, depth, growth, 1, None),
+            nn.Conv1d(width, width, 3, padding=1), nn.ReLU(),
+            nn.Conv1d(width, out_ch, 3, padding=1),
+        )
+
+    def forward(self, z):
+        return self.net(z)  # (B, C_out, T)

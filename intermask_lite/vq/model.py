@@ -1,0 +1,147 @@
+"""MotionTokenizer: grid (B, 12, 22, T) <-> tokens (B, 5, T/4) (2D) or (B, 1, T/4) (1D ablation).
+
+Lengths: T must be a multiple of 4 (one token column = 4 frames); other lengths raise a ValueError.
+Use `pad_to_multiple` to pad a grid by repeating its last frame, and crop the decoded grid back.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .encdec import JOINT_SIZES, TIME_DOWN, Decoder1d, Decoder2d, Encoder1d, Encoder2d
+from .losses import POS, denormalize
+from .quantizer import EMAQuantizer
+
+N_CHANNELS, N_JOINTS = 12, 22  # grid channels per joint, joints
+
+
+def pad_to_multiple(grid: torch.Tensor, multiple: int = TIME_DOWN) -> tuple[torch.Tensor, int]:
+    """Pad (..., T) by repeating the last frame up to a multiple of `multiple`; returns (grid, T)."""
+    length = grid.shape[-1]
+    pad = (-length) % multiple
+    if pad:
+        grid = torch.cat([grid, grid[..., -1:].expand(*grid.shape[:-1], pad)], dim=-1)
+    return grid, length
+
+
+def grid_stats(normalizer_state) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grid-form (12, 22) mean and std from a data.features.Normalizer, its state dict, or None (identity).
+
+    A state dict holds "mean"/"std" of shape (262,) (the Normalizer's) or (12, 22) (already grid-form).
+    """
+    if normalizer_state is None:
+        return torch.zeros(N_CHANNELS, N_JOINTS), torch.ones(N_CHANNELS, N_JOINTS)
+    if hasattr(normalizer_state, "grid_mean"):
+        mean, std = normalizer_state.grid_mean, normalizer_state.grid_std
+    elif isinstance(normalizer_state, dict) and "mean" in normalizer_state and "std" in normalizer_state:
+        mean, std = normalizer_state["mean"], normalizer_state["std"]
+        if tuple(mean.shape) == (262,):
+            from ..data.features import Normalizer
+            norm = Normalizer.from_state_dict(normalizer_state)
+            mean, std = norm.grid_mean, norm.grid_std
+    else:
+        raise ValueError("normalizer_state must be a Normalizer, a dict with 'mean' and 'std', or None; "
+                         f"got {type(normalizer_state).__name__}")
+    mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+    if mean.shape != (N_CHANNELS, N_JOINTS) or std.shape != (N_CHANNELS, N_JOINTS):
+        raise ValueError(f"normaliser mean/std must have shape (262,) or (12, 22), got {tuple(mean.shape)}")
+    return mean, std
+
+
+class MotionTokenizer(nn.Module):
+    """VQ-VAE over the feature grid; cfg is a VQConfig, normalizer_state gives the grid mean/std."""
+
+    def __init__(self, cfg, normalizer_state=None):
+        super().__init__()
+        if cfg.kind not in ("2d", "1d"):
+            raise ValueError(f"VQConfig.kind must be '2d' or '1d', got {cfg.kind!r}")
+        self.cfg = cfg
+        mean, std = grid_stats(normalizer_state)
+        self.register_buffer("grid_mean", mean)  # (12, 22)
+        self.register_buffer("grid_std", std)    # (12, 22)
+        args = (cfg.code_dim, cfg.depth, cfg.dilation_growth)
+        if cfg.kind == "2d":
+            self.encoder = Encoder2d(N_CHANNELS, cfg.width, *args)
+            self.decoder = Decoder2d(N_CHANNELS, cfg.width, *args)
+            self.token_rows = JOINT_SIZES[-1]
+        else:
+            width = cfg.width_1d or 8 * round(cfg.width * math.sqrt(3) / 8)  # ~ the 2D parameter count
+            self.encoder = Encoder1d(N_CHANNELS * N_JOINTS, width, *args)
+            self.decoder = Decoder1d(N_CHANNELS * N_JOINTS, width, *args)
+            self.token_rows = 1
+        self.quantizer = EMAQuantizer(cfg.nb_code, cfg.code_dim, cfg.mu, cfg.gumbel_temp)
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def check_grid(self, grid: torch.Tensor) -> None:
+        """Clear errors for a wrong shape, a length that is not a multiple of 4, or NaNs."""
+        if grid.ndim != 4 or grid.shape[1:3] != (N_CHANNELS, N_JOINTS):
+            raise ValueError(f"expected a grid of shape (B, 12, 22, T), got {tuple(grid.shape)}")
+        if grid.shape[-1] % TIME_DOWN or grid.shape[-1] == 0:
+            raise ValueError(f"grid length T={grid.shape[-1]} must be a positive multiple of {TIME_DOWN} "
+                             f"(one token = {TIME_DOWN} frames); pad it with vq.model.pad_to_multiple")
+        if not torch.isfinite(grid).all():
+            raise ValueError("grid contains NaN or inf")
+
+    def _latent(self, grid: torch.Tensor) -> torch.Tensor:
+        """(B, 12, 22, T) -> (B, D, rows, T/4)."""
+        self.check_grid(grid)
+        if self.cfg.kind == "2d":
+            return self.encoder(grid)                                  # (B, D, 5, T/4)
+        return self.encoder(grid.flatten(1, 2))[:, :, None]            # (B, D, 1, T/4)
+
+    def _decode_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, D, rows, T/4) -> (B, 12, 22, T)."""
+        if self.cfg.kind == "2d":
+            return self.decoder(z)
+        out = self.decoder(z[:, :, 0])                                 # (B, 264, T)
+        return out.unflatten(1, (N_CHANNELS, N_JOINTS))
+
+    def forward(self, grid: torch.Tensor):
+        """grid (B, 12, 22, T) -> (reconstruction (B, 12, 22, T), commit loss, stats dict of floats)."""
+        z = self._latent(grid)                                         # (B, D, R, t)
+        b, d, r, t = z.shape
+        flat = z.permute(0, 2, 3, 1).reshape(-1, d)                    # (B*R*t, D)
+        q, _, commit, stats = self.quantizer(flat)
+        q = q.reshape(b, r, t, d).permute(0, 3, 1, 2)                  # (B, D, R, t)
+        return self._decode_latent(q), commit, stats
+
+    @torch.no_grad()
+    def encode(self, grid: torch.Tensor) -> torch.Tensor:
+        """grid (B, 12, 22, T) -> tokens (B, 5, T/4) long (1D: (B, 1, T/4)); nearest codes."""
+        z = self._latent(grid)                                         # (B, D, R, t)
+        b, d, r, t = z.shape
+        codes = self.quantizer.assign(z.permute(0, 2, 3, 1).reshape(-1, d).float(), stochastic=False)
+        return codes.reshape(b, r, t)
+
+    @torch.no_grad()
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B, 5, T/4) (1D: (B, 1, T/4)) -> grid (B, 12, 22, T)."""
+        if tokens.ndim != 3 or tokens.shape[1] != self.token_rows:
+            raise ValueError(f"expected tokens of shape (B, {self.token_rows}, T/4), got {tuple(tokens.shape)}")
+        q = self.quantizer.lookup(tokens.long())                       # (B, R, t, D)
+        return self._decode_latent(q.permute(0, 3, 1, 2))
+
+    def denormalize(self, grid: torch.Tensor) -> torch.Tensor:
+        return denormalize(grid, self.grid_mean, self.grid_std)
+
+    def grid_to_joints(self, grid: torch.Tensor) -> torch.Tensor:
+        """Normalised grid (B, 12, 22, T) -> joint positions (B, T, 22, 3) in metres."""
+        return self.denormalize(grid)[:, POS].permute(0, 3, 2, 1)
+
+    def joints_to_grid(self, joints: torch.Tensor) -> torch.Tensor:
+        """Joint positions (B, T, 22, 3) in metres -> normalised grid (B, 12, 22, T), via data.features."""
+        from ..data.features import features_to_grid, joints_to_features
+        feats = torch.stack([torch.as_tensor(joints_to_features(j.cpu().numpy()), dtype=torch.float32)
+                             for j in joints])                         # (B, T, 262)
+        raw = features_to_grid(feats).to(self.grid_mean.device)        # (B, 12, 22, T)
+        return (raw - self.grid_mean[None, :, :, None]) / self.grid_std[None, :, :, None]
+
+    @torch.no_grad()
+    def reconstruct(self, grid: torch.Tensor) -> torch.Tensor:
+        """Through the tokens and back (nearest codes): (B, 12, 22, T) -> (B, 12, 22, T)."""
+        return self.decode(self.encode(grid))
+

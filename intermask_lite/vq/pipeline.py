@@ -1,0 +1,144 @@
+"""Train, evaluate and reload the tokenizer in one call each.
+
+train_tokenizer(preset)      -> (MotionTokenizer, history): fits the normaliser, trains with train.fit
+evaluate_tokenizer(model, clips) -> dict(mpjpe_mm, usage, perplexity, dead_codes) over whole clips
+load_tokenizer(path)         -> MotionTokenizer rebuilt from the config stored in the checkpoint
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+import torch
+from torch.utils.data import DataLoader
+
+from .. import config as config_mod
+from ..train import fit, unwrap
+from ..utils import load_checkpoint
+from .losses import reconstruction_losses
+from .model import MotionTokenizer
+
+VAL_WINDOWS = 256  # validation windows drawn once, with a fixed seed
+
+
+def _grid_of(batch) -> torch.Tensor:
+    """A VQ batch is a (B, 12, 22, W) tensor or a dict holding one under "grid"."""
+    return batch["grid"] if isinstance(batch, dict) else batch
+
+
+def vq_loss(model, batch, device) -> tuple[torch.Tensor, dict]:
+    """The tokenizer's training loss for train.fit: reconstruction terms + w_commit * commitment."""
+    grid = _grid_of(batch).to(device).float()                         # (B, 12, 22, W)
+    tok = unwrap(model)
+    recon, commit, stats = model(grid)
+    rec, terms = reconstruction_losses(recon, grid, tok.grid_mean, tok.grid_std, tok.cfg)
+    terms.update(commit=float(commit.detach()), **stats)
+    return rec + tok.cfg.w_commit * commit, terms
+
+
+def clip_grids(model: MotionTokenizer, clip) -> torch.Tensor:
+    """Both people of a clip as normalised grids (2, 12, 22, T'), T' the length floored to a multiple of 4."""
+    from ..data.features import clip_features, features_to_grid
+    raw = torch.as_tensor(features_to_grid(clip_features(clip)), dtype=torch.float32)  # (2, 12, 22, T)
+    length = raw.shape[-1] - raw.shape[-1] % 4
+    if length == 0:
+        raise ValueError(f"clip {clip.clip_id!r} has {raw.shape[-1]} frames; the tokenizer needs at least 4")
+    mean, std = model.grid_mean.cpu()[None, :, :, None], model.grid_std.cpu()[None, :, :, None]
+    return (raw[..., :length] - mean) / std
+
+
+@torch.no_grad()
+def evaluate_tokenizer(model: MotionTokenizer, clips, device=None) -> dict:
+    """Reconstruction through the tokens (nearest codes) over whole clips, both people.
+
+    mpjpe_mm: mean joint position error in millimetres; usage: share of the codebook used over all clips;
+    perplexity: of the token histogram over all clips; dead_codes: codes never used.
+    """
+    if not clips:
+        raise ValueError("evaluate_tokenizer needs at least one clip")
+    was_training = model.training
+    model.eval()
+    device = device or model.grid_mean.device
+    errors, counts = [], torch.zeros(model.cfg.nb_code)
+    for clip in clips:
+        grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
+        tokens = model.encode(grid)                                    # (2, R, T/4)
+        recon = model.decode(tokens)                                   # (2, 12, 22, T)
+        err = (model.grid_to_joints(recon) - model.grid_to_joints(grid)).norm(dim=-1)  # (2, T, 22)
+        errors.append(err.flatten().cpu())
+        counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
+    model.train(was_training)
+    p = counts / counts.sum()
+    return {"mpjpe_mm": float(torch.cat(errors).mean()) * 1000.0,
+            "usage": float((counts > 0).float().mean()),
+            "perplexity": float(torch.exp(-(p * torch.log(p + 1e-10)).sum())),
+            "dead_codes": int((counts == 0).sum())}
+
+
+def _fixed_windows(dataset, n: int, seed: int) -> torch.Tensor:
+    """n windows of a dataset, drawn without disturbing the global random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        idx = torch.randperm(len(dataset))[:n].tolist()
+        return torch.stack([_grid_of(dataset[i]) for i in idx])        # (n, 12, 22, W)
+
+
+def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=None, progress=True,
+                    val_clips=None, seed=0):
+    """Train a tokenizer; returns (model at the last step, history).
+
+    preset: name or config.Preset. clips: training clips (default: the built-in "train" split of the preset's
+    size); val_clips: validation clips (default: the built-in "val" split, or `clips` when clips are given).
+    kind: "2d" or "1d" overrides preset.vq.kind. out_dir: where vq_last.pt / vq_best.pt go (resumes from it).
+    """
+    from ..data.datasets import VQWindowDataset, make_normalizer
+    cfg = config_mod.get_preset(preset) if isinstance(preset, str) else preset
+    if kind is not None:
+        cfg = replace(cfg, vq=replace(cfg.vq, kind=kind))
+    if clips is None:
+        from ..data.synthetic import load_split
+        clips = load_split("train", cfg.data.n_clips, cfg.data.seed)
+        val_clips = val_clips or load_split("val", cfg.data.n_clips, cfg.data.seed)
+    val_clips = val_clips or clips
+    normalizer = make_normalizer(clips)
+    train_set = VQWindowDataset(clips, normalizer, cfg.data.window)
+    tc = cfg.vq_train
+    loader = DataLoader(train_set, batch_size=tc.batch_size, shuffle=True, drop_last=len(train_set) >= tc.batch_size,
+                        num_workers=tc.num_workers)
+    val_grids = _fixed_windows(VQWindowDataset(val_clips, normalizer, cfg.data.window), VAL_WINDOWS, seed)
+    model = MotionTokenizer(cfg.vq, normalizer)
+
+    def val_fn(tok, dev):
+        """Loss of the training objective (sampling off) and MPJPE through the tokens, on fixed windows."""
+        total = sum(float(vq_loss(tok, chunk, dev)[0]) * len(chunk) for chunk in val_grids.split(tc.batch_size))
+        grids = val_grids.to(dev)                                      # (n, 12, 22, W)
+        err = (tok.grid_to_joints(tok.reconstruct(grids)) - tok.grid_to_joints(grids)).norm(dim=-1)
+        return {"val_loss": total / len(val_grids), "val_mpjpe_mm": float(err.mean()) * 1000.0}
+
+    extra = {"preset": cfg.to_dict(), "normalizer": normalizer.state_dict()}
+    history = fit(model, vq_loss, loader, tc, val_fn=val_fn, out_dir=out_dir, kind="vq", extra=extra,
+                  device=device, progress=progress, seed=seed)
+    return model.eval(), history
+
+
+def load_tokenizer(path, cfg=None, device="cpu") -> MotionTokenizer:
+    """Rebuild a tokenizer from a vq checkpoint; `cfg` (a VQConfig), if given, must match the stored one."""
+    ckpt = load_checkpoint(path, kind="vq")
+    if "preset" not in ckpt.get("extra", {}):
+        raise ValueError(f"{path} carries no preset config (extra['preset']); it was not written by train_tokenizer")
+    stored = config_mod.Preset.from_dict(ckpt["extra"]["preset"]).vq
+    if cfg is not None and asdict(cfg) != asdict(stored):
+        diff = {k: (v, asdict(stored)[k]) for k, v in asdict(cfg).items() if asdict(stored)[k] != v}
+        raise ValueError(f"{path} was trained with another tokenizer config; differing fields "
+                         f"(given, stored): {diff}")
+    model = MotionTokenizer(stored, ckpt["extra"].get("normalizer"))
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in ckpt["model"].items()}
+    if expected != found:
+        bad = sorted(set(expected.items()) ^ set(found.items()))[:4]
+        raise ValueError(f"{path}: weights do not fit the stored config (first differences: {bad}); "
+                         "the checkpoint comes from another version of the code")
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval()
+
+
+__all__ = ["train_tokenizer", "evaluate_tokenizer", "load_tokenizer", "vq_loss", "clip_grids"]

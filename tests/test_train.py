@@ -1,0 +1,136 @@
+"""The shared training loop: schedule, checkpoints, resume, determinism, errors."""
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from intermask_lite.config import TrainConfig, VQConfig
+from intermask_lite.train import fit, lr_factor
+from intermask_lite.utils import load_checkpoint
+from intermask_lite.vq.model import MotionTokenizer
+from intermask_lite.vq.pipeline import vq_loss
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One thread: the tiny models here only slow down with more, and the cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def regression_setup(seed=0):
+    torch.manual_seed(seed)
+    x = torch.randn(64, 4)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+    loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True)
+    model = torch.nn.Linear(4, 1)
+
+    def loss_fn(m, batch, device):
+        xb, yb = (t.to(device) for t in batch)
+        loss = torch.nn.functional.mse_loss(m(xb), yb)
+        return loss, {"mse": float(loss.detach())}
+
+    def val_fn(m, device):
+        return {"val_loss": float(torch.nn.functional.mse_loss(m(x.to(device)), y.to(device)))}
+
+    return model, loss_fn, val_fn, loader
+
+
+def cfg(**kw):
+    base = dict(steps=40, lr=0.2, warmup=5, milestones=(0.5, 0.75), gamma=0.5, eval_every=10, amp=False)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_lr_schedule_warmup_then_steps():
+    c = cfg(steps=100, warmup=10, milestones=(0.5, 0.8), gamma=0.1)
+    assert lr_factor(0, c) == pytest.approx(1 / 11)
+    assert lr_factor(9, c) == pytest.approx(10 / 11)
+    assert lr_factor(10, c) == 1.0 and lr_factor(49, c) == 1.0
+    assert lr_factor(50, c) == pytest.approx(0.1) and lr_factor(80, c) == pytest.approx(0.01)
+
+
+def test_fit_learns_and_returns_history(tmp_path):
+    model, loss_fn, val_fn, loader = regression_setup()
+    hist = fit(model, loss_fn, loader, cfg(), val_fn=val_fn, out_dir=tmp_path, kind="toy", progress=False)
+    assert len(hist["loss"]) == 40 and len(hist["lr"]) == 40 and len(hist["mse"]) == 40
+    assert hist["val_step"] == [10, 20, 30, 40]
+    assert hist["val_loss"][-1] < hist["val_loss"][0] / 5
+    assert (tmp_path / "toy_last.pt").exists() and (tmp_path / "toy_best.pt").exists()
+    best = load_checkpoint(tmp_path / "toy_best.pt", kind="toy")
+    assert set(best) >= {"format", "kind", "step", "config", "model", "optimizer", "scheduler", "history", "extra"}
+
+
+def test_checkpoint_exact_and_resume_continues(tmp_path):
+    model, loss_fn, val_fn, loader = regression_setup()
+    calls = []
+
+    def interrupted_loss(m, batch, device):  # dies during step 25, after the step-20 checkpoint
+        calls.append(1)
+        if len(calls) > 25:
+            raise KeyboardInterrupt
+        return loss_fn(m, batch, device)
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, interrupted_loss, loader, cfg(), val_fn=val_fn, out_dir=tmp_path, kind="toy",
+            progress=False, extra={"note": "hello"})
+    ckpt = load_checkpoint(tmp_path / "toy_last.pt", kind="toy")
+    assert ckpt["step"] == 20 and ckpt["extra"] == {"note": "hello"} and ckpt["config"]["steps"] == 40
+    restored, *_ = regression_setup(seed=1)
+    restored.load_state_dict(ckpt["model"])  # save/load is exact
+    assert torch.equal(restored.weight, torch.as_tensor(ckpt["model"]["weight"]))
+    # resuming continues from step 20 and ends where one uninterrupted run ends
+    model2, *_ = regression_setup()
+    hist = fit(model2, loss_fn, loader, cfg(), val_fn=val_fn, out_dir=tmp_path, kind="toy", progress=False)
+    assert hist["step"][0] == 0 and hist["step"][20] == 20 and hist["step"][-1] == 39
+    assert len(hist["loss"]) == 40 and hist["val_step"] == [10, 20, 30, 40]
+    model3, loss_fn3, val_fn3, loader3 = regression_setup()
+    fit(model3, loss_fn3, loader3, cfg(), val_fn=val_fn3, out_dir=tmp_path / "straight", kind="toy",
+        progress=False)
+    for key, value in model3.state_dict().items():
+        assert torch.allclose(model2.state_dict()[key], value, atol=1e-6)
+
+
+def test_same_seed_same_weights_different_seed_differs():
+    runs = []
+    for seed in (0, 0, 1):
+        model, loss_fn, _, loader = regression_setup()
+        fit(model, loss_fn, loader, cfg(steps=15), progress=False, seed=seed)
+        runs.append(model.weight.detach().clone())
+    assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
+
+
+def test_grad_accumulation_and_kind_mismatch(tmp_path):
+    model, loss_fn, _, loader = regression_setup()
+    hist = fit(model, loss_fn, loader, cfg(steps=6, grad_accum=3), out_dir=tmp_path, kind="a", progress=False)
+    assert len(hist["loss"]) == 6
+    with pytest.raises(ValueError, match="expected 'b'"):
+        load_checkpoint(tmp_path / "a_last.pt", kind="b")
+
+
+def test_nan_loss_raises_clearly():
+    model, _, _, loader = regression_setup()
+
+    def bad_loss(m, batch, device):
+        return m(batch[0].to(device)).sum() * float("nan"), {}
+
+    with pytest.raises(FloatingPointError, match="loss is nan at step 0"):
+        fit(model, bad_loss, loader, cfg(steps=3), progress=False)
+
+
+def test_empty_loader_errors():
+    model, loss_fn, _, _ = regression_setup()
+    empty = DataLoader(TensorDataset(torch.randn(3, 4), torch.randn(3, 1)), batch_size=8, drop_last=True)
+    with pytest.raises(ValueError, match="no batches"):
+        fit(model, loss_fn, empty, cfg(steps=3), progress=False)
+
+
+def test_tokenizer_trains_with_fit(tmp_path):
+    torch.manual_seed(0)
+    model = MotionTokenizer(VQConfig(nb_code=16, code_dim=8, width=16, depth=1))
+    grids = torch.randn(16, 12, 22, 16)
+    loader = DataLoader(grids, batch_size=4, shuffle=True)
+    hist = fit(model, vq_loss, loader, cfg(steps=8, lr=1e-3, warmup=2, eval_every=4), out_dir=tmp_path,
+               kind="vq", progress=False)
+    assert {"feat", "pos", "vel", "bone", "geo", "foot", "commit", "perplexity", "usage"} <= set(hist)
+    assert hist["loss"][-1] < hist["loss"][0]

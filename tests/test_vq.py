@@ -1,0 +1,182 @@
+"""The tokenizer: shapes, length rule, quantizer behaviour, gradients, overfitting, 1D variant."""
+import pytest
+import torch
+
+from intermask_lite.config import VQConfig
+from intermask_lite.vq.losses import foot_contact, reconstruction_losses
+from intermask_lite.vq.model import MotionTokenizer, grid_stats, pad_to_multiple
+from intermask_lite.vq.quantizer import EMAQuantizer
+
+TINY = dict(nb_code=16, code_dim=8, width=16, depth=1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One thread: the tiny models here only slow down with more, and the cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(kind="2d", **kw):
+    torch.manual_seed(0)
+    return MotionTokenizer(VQConfig(kind=kind, **{**TINY, **kw}))
+
+
+@pytest.mark.parametrize("length", [16, 32, 60])
+def test_shapes_2d(length):
+    model = tiny()
+    grid = torch.randn(3, 12, 22, length)
+    recon, commit, stats = model(grid)
+    assert recon.shape == grid.shape and commit.ndim == 0
+    tokens = model.encode(grid)
+    assert tokens.shape == (3, 5, length // 4) and tokens.dtype == torch.long
+    assert model.decode(tokens).shape == grid.shape
+    assert model.grid_to_joints(grid).shape == (3, length, 22, 3)
+    assert {"perplexity", "usage", "dead_codes"} <= set(stats)
+
+
+@pytest.mark.parametrize("length", [16, 60])
+def test_shapes_1d(length):
+    model = tiny("1d")
+    grid = torch.randn(2, 12, 22, length)
+    tokens = model.encode(grid)
+    assert tokens.shape == (2, 1, length // 4)
+    assert model.decode(tokens).shape == grid.shape
+    assert model(grid)[0].shape == grid.shape
+
+
+def test_1d_and_2d_parameter_counts_are_comparable():
+    cfg = dict(nb_code=64, code_dim=32, width=64, depth=2)
+    n2 = MotionTokenizer(VQConfig(kind="2d", **cfg)).n_params()
+    n1 = MotionTokenizer(VQConfig(kind="1d", **cfg)).n_params()
+    assert 0.6 < n1 / n2 < 1.6, (n1, n2)
+
+
+def test_length_not_multiple_of_4_errors_clearly():
+    model = tiny()
+    with pytest.raises(ValueError, match=r"T=30 must be a positive multiple of 4"):
+        model.encode(torch.randn(1, 12, 22, 30))
+    with pytest.raises(ValueError, match=r"\(B, 12, 22, T\)"):
+        model(torch.randn(1, 22, 12, 32))
+    padded, length = pad_to_multiple(torch.randn(1, 12, 22, 30))
+    assert padded.shape[-1] == 32 and length == 30
+    assert torch.equal(padded[..., 30], padded[..., 29])
+    assert model.encode(padded).shape == (1, 5, 8)
+
+
+def test_decode_rejects_bad_tokens():
+    model = tiny()
+    with pytest.raises(ValueError, match=r"\[0, 15\]"):
+        model.decode(torch.full((1, 5, 4), 16))
+    with pytest.raises(ValueError, match=r"\(B, 5, T/4\)"):
+        model.decode(torch.zeros(1, 4, 4, dtype=torch.long))
+
+
+def test_indices_valid_and_straight_through_gradient_reaches_encoder():
+    model = tiny()
+    grid = torch.randn(2, 12, 22, 16)
+    tokens = model.encode(grid)
+    assert tokens.min() >= 0 and tokens.max() < 16
+    recon, commit, _ = model(grid)
+    recon.pow(2).mean().backward()  # the decoder's loss only, no commitment term
+    first = model.encoder.net[0].weight.grad
+    assert first is not None and first.abs().sum() > 0
+
+
+def test_ema_moves_used_codes_and_leaves_unused_ones():
+    q = EMAQuantizer(nb_code=4, code_dim=2, mu=0.5)
+    q.train()
+    q.codebook.copy_(torch.tensor([[0.0, 0.0], [10.0, 10.0], [-10.0, 10.0], [10.0, -10.0]]))
+    q.code_count.fill_(5.0)  # alive for a few steps
+    q.code_sum.copy_(q.codebook * 5.0)  # consistent state: codebook = code_sum / code_count
+    q.initialised.fill_(True)
+    before = q.codebook.clone()
+    x = torch.tensor([[1.0, 1.0], [1.0, 1.0], [9.0, 9.0]])  # codes 0 and 1 used
+    _, codes, _, _ = q(x)
+    assert codes.tolist() == [0, 0, 1]
+    assert not torch.allclose(q.codebook[0], before[0]) and not torch.allclose(q.codebook[1], before[1])
+    assert torch.equal(q.codebook[2:], before[2:])
+    # code 0: (0.5 * 5 * [0, 0] + 0.5 * [2, 2]) / (0.5 * 5 + 0.5 * 2)
+    assert torch.allclose(q.codebook[0], torch.tensor([1.0, 1.0]) / 3.5)
+
+
+def test_dead_codes_are_reset_to_encoder_outputs():
+    q = EMAQuantizer(nb_code=4, code_dim=2, mu=0.9)
+    q.train()
+    q.codebook.copy_(torch.tensor([[0.0, 0.0], [100.0, 100.0], [-100.0, 100.0], [100.0, -100.0]]))
+    q.code_sum.copy_(q.codebook * 0.5)
+    q.code_count.fill_(0.5)  # every code below the dead threshold of 1
+    q.initialised.fill_(True)
+    x = torch.randn(64, 2) * 0.1
+    _, _, _, stats = q(x)
+    assert stats["dead_codes"] >= 3
+    for k in range(1, 4):  # the far-away codes now sit on encoder outputs
+        assert (x - q.codebook[k]).norm(dim=-1).min() < 1e-5
+
+
+def test_stochastic_assignment_in_training_nearest_in_eval():
+    q = EMAQuantizer(nb_code=8, code_dim=4, mu=0.99, gumbel_temp=50.0)
+    torch.manual_seed(0)
+    q.codebook.copy_(torch.randn(8, 4))
+    q.initialised.fill_(True)
+    x = torch.randn(200, 4)
+    nearest = q.assign(x, stochastic=False)
+    assert torch.equal(nearest, q.distances(x).argmin(-1))
+    sampled = q.assign(x, stochastic=True)
+    assert (sampled != nearest).any()  # high temperature: some picks differ from the nearest code
+    q.eval()
+    _, codes, _, _ = q(x)
+    assert torch.equal(codes, nearest)
+
+
+def test_overfitting_one_batch_reduces_loss_tenfold():
+    torch.manual_seed(0)
+    cfg = VQConfig(nb_code=16, code_dim=16, width=32, depth=1, gumbel_temp=0.0)
+    model = MotionTokenizer(cfg)
+    grid = torch.randn(1, 12, 22, 8) * 0.5
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+
+    def loss_now():
+        recon, commit, _ = model(grid)
+        return reconstruction_losses(recon, grid, model.grid_mean, model.grid_std, cfg)[0] + cfg.w_commit * commit
+
+    first = float(loss_now().detach())
+    for _ in range(300):
+        opt.zero_grad()
+        loss = loss_now()
+        loss.backward()
+        opt.step()
+    last = float(loss.detach())
+    assert last < first / 10, (first, last)
+
+
+def test_losses_zero_on_identical_grids_and_contact_detection():
+    cfg = VQConfig()
+    grid = torch.randn(2, 12, 22, 8)
+    mean, std = torch.zeros(12, 22), torch.ones(12, 22)
+    total, terms = reconstruction_losses(grid, grid, mean, std, cfg)
+    assert terms["feat"] == 0 and terms["pos"] == 0 and terms["bone"] == 0
+    assert terms["geo"] < 1e-2  # acos clamp leaves a tiny angle
+    joints = torch.zeros(1, 3, 22, 3)
+    joints[:, :, :, 1] = 1.0                 # everything high ...
+    joints[:, :, [7, 10], 1] = 0.0           # ... but the left foot on the floor, still
+    contact = foot_contact(joints)
+    assert contact.shape == (1, 2, 4)
+    assert contact[..., :2].all() and not contact[..., 2:].any()
+
+
+def test_grid_stats_from_feature_normaliser_state():
+    mean, std = torch.arange(262.0), torch.full((262,), 2.0)
+    gm, gs = grid_stats({"mean": mean, "std": std})
+    assert gm.shape == (12, 22) and gm[0, 0] == 0 and gm[0, 1] == 3  # joint 1's x position = feature 3
+    assert gs[6, 0] == 1.0                   # the empty root rotation slot is not divided by zero
+    with pytest.raises(ValueError, match="mean"):
+        grid_stats({"avg": mean})
+
+
+def test_same_seed_same_weights():
+    a, b = tiny(), tiny()
+    for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(pa, pb)
