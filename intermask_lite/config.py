@@ -20,9 +20,9 @@ class DataConfig:
 
 @dataclass
 class VQConfig:
-    nb_code: int = 256           # codebook size (paper 1024)
-    code_dim: int = 32           # code vector width (paper 512); lab size trains in minutes on a CPU
-    width: int = 32              # conv channels (paper 512)
+    nb_code: int = 512           # codebook size (paper 1024)
+    code_dim: int = 48           # code vector width (paper 512); lab size trains in minutes on a CPU
+    width: int = 48              # conv channels (paper 512)
     depth: int = 2               # residual blocks per stage
     dilation_growth: int = 3     # dilation growth of the residual blocks
     mu: float = 0.99             # EMA decay of the codebook
@@ -98,13 +98,13 @@ class Preset:
     name: str = "lab"
     data: DataConfig = field(default_factory=DataConfig)
     vq: VQConfig = field(default_factory=VQConfig)
-    vq_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=800, batch_size=16, lr=1e-3,
-                                                                      warmup=50, eval_every=200))
+    vq_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, batch_size=32, lr=1e-3,
+                                                                      warmup=50, eval_every=300))
     text: TextConfig = field(default_factory=TextConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     transformer_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1200, batch_size=32, lr=1e-3,
                                                                                warmup=100, eval_every=200))
-    evaluator_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, lr=1e-3))
+    evaluator_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=600, lr=1e-3, eval_every=200))
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict:

@@ -89,7 +89,8 @@ def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto",
     tok = load_or_train("vq", preset, artifacts_dir, device)
     trans = load_or_train("transformer", preset, artifacts_dir, device, tokenizer=tok)
     ev = load_or_train("evaluator", preset, artifacts_dir, device) if evaluator else None
-    return Kit(preset, tok, trans, ev, get_device(device))
+    paths = {k: checkpoint_path(k, name, artifacts_dir) for k in KINDS}
+    return Kit(preset, tok, trans, ev, get_device(device), paths)
 
 
 @dataclass
@@ -101,6 +102,7 @@ class Kit:
     transformer: torch.nn.Module
     evaluator: torch.nn.Module | None = None
     device: torch.device = torch.device("cpu")
+    paths: dict | None = None  # checkpoint file of each kind it was loaded from (None: trained in memory)
 
     @property
     def fps(self) -> int:

@@ -6,8 +6,10 @@
   jerk, contact accuracy), interpersonal_distance for plots.
 - evaluator: Evaluator, embed_joints, embed_texts, load_evaluator, evaluator_checksum;
   evaluator_train: train_evaluator, retrieval_scores.
+- report: evaluate(kit) -> metrics with 95 % intervals against a ground-truth row; write_report (Markdown, JSON).
 """
 from . import metrics, physics  # noqa: F401  (numpy only, light)
 from .evaluator import (Evaluator, embed_joints, embed_texts, evaluator_checksum,  # noqa: F401
                         load_evaluator, motion_features)
 from .evaluator_train import retrieval_scores, train_evaluator  # noqa: F401
+from .report import evaluate, write_report  # noqa: F401

@@ -1,0 +1,206 @@
+"""The evaluation entry point: `evaluate(kit)` -> metrics with 95 % intervals, and `write_report`.
+
+    report = iml.eval.evaluate(kit, replications=5)     # the built-in test split of kit.preset
+    md_path, json_path = write_report(report, "runs/eval")
+
+Rows (T2M / InterGen protocol, all measured with the kit's evaluator):
+- ground truth: the real test motions with their captions. FID is GT against itself (~0, a sanity
+  check); R-precision, MM Dist, Diversity and class accuracy are the targets the models aim at.
+- generated: one sample per test caption, with that clip's length (capped at preset.data.max_frames).
+- reaction: person A taken from the test clip (through the tokenizer), person B generated.
+- reconstruction: each test clip through the tokenizer and back (no transformer); also MPJPE.
+
+Each replication draws one caption per clip, new generation seeds and new R-precision pools; the
+report gives mean and the half-width of the 95 % interval (metrics.mean_ci95) over replications, the
+per-replication seeds, the evaluator checksum and an environment fingerprint. A physics section compares
+the sets (physics.physics_report).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..motion import Motion
+from . import metrics, physics
+from .evaluator import embed_joints, embed_texts
+from .report_io import environment, evaluator_id, write_report  # noqa: F401  (write_report re-exported)
+
+ROWS = ("ground truth", "generated", "reaction", "reconstruction")
+FRAMES_PER_TOKEN = 4
+GEN_BATCH = 32      # prompts decoded together
+MM_PAIRS = 10       # sample pairs per prompt for MultiModality (T2M's mm_num_times)
+DIV_PAIRS = 300     # random pairs for Diversity (T2M's diversity_times)
+STREAMS = {"generated": 0, "multimodality": 1, "reaction": 2}  # separate random streams per replication
+
+
+def metric_keys(pools) -> list[str]:
+    """Column order of the report: FID, R-precision top-1..3 per pool, MM Dist, Diversity, MModality, ..."""
+    tops = [f"top{k}@{pool}" for pool in pools for k in (1, 2, 3)]
+    return ["fid", *tops, "mm_dist", "diversity", "multimodality", "class_acc", "mpjpe_mm"]
+
+
+def _test_set(kit, clips) -> dict:
+    """GT joints cropped to a multiple of 4 frames and at most max_frames, their token columns, captions, labels."""
+    if clips is None:
+        from ..data.synthetic import load_split
+        clips = load_split("test", kit.preset.data.n_clips, kit.preset.data.seed)
+    clips = list(clips)
+    if len(clips) < 2:
+        raise ValueError(f"evaluate needs at least 2 clips, got {len(clips)}")
+    joints, cols = [], []
+    for c in clips:
+        j = Motion(c.joints, fps=c.fps).resample(kit.fps).joints if abs(c.fps - kit.fps) > 1e-6 else c.joints
+        n = min(j.shape[1], kit.preset.data.max_frames) // FRAMES_PER_TOKEN
+        if n < 1:
+            raise ValueError(f"clip {c.clip_id!r} has {j.shape[1]} frames; at least {FRAMES_PER_TOKEN} are needed")
+        joints.append(np.asarray(j[:, : n * FRAMES_PER_TOKEN], dtype=np.float32))  # (2, T, 22, 3)
+        cols.append(n)
+    return {"joints": joints, "cols": cols, "captions": [list(c.captions) for c in clips],
+            "labels": [c.label for c in clips]}
+
+
+def _chunk_seed(seed: int, stream: str, chunk: int) -> int:
+    """An independent generator seed for each batch of each kind of sampling in a replication."""
+    return int(np.random.default_rng([seed, STREAMS[stream], chunk]).integers(2**31))
+
+
+@torch.no_grad()
+def _decode_joints(kit, texts, cols, seed, stream, steps, cfg, actor_ids=None) -> list[np.ndarray]:
+    """Generate (or, with actor_ids, react to) each prompt at its own length -> joints (2, 4*cols, 22, 3) each.
+
+    Kit.generate / Kit.react take one length per call; the kit's decoder takes one per prompt, so test
+    clips of different lengths share a batch.
+    """
+    from ..mask_transformer.generate import reaction_masks
+    out = []
+    for chunk, start in enumerate(range(0, len(texts), GEN_BATCH)):
+        c = cols[start:start + GEN_BATCH]
+        n_cols = max(c)
+        fixed = fixed_mask = None
+        if actor_ids is not None:
+            ids_a = [actor_ids[i] for i in range(start, start + len(c))]
+            padded = torch.zeros(len(c), ids_a[0].shape[0], n_cols, dtype=torch.long)  # (B, R, C)
+            for b, ids in enumerate(ids_a):
+                padded[b, :, : ids.shape[-1]] = ids
+            fixed, fixed_mask = reaction_masks(padded)                  # (B, 2, R, C) each
+        ids = kit._decode(texts[start:start + GEN_BATCH], c, n_cols, _chunk_seed(seed, stream, chunk), steps, cfg,
+                          None, 1.0, fixed=fixed, fixed_mask=fixed_mask)  # (B, 2, R, C)
+        out.extend(kit.detokenize(ids[b], c[b]) for b in range(len(c)))
+    return out
+
+
+def _class_ids(evaluator, labels) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of the clips whose label the evaluator knows, their class ids)."""
+    index = {name: i for i, name in enumerate(evaluator.classes)}
+    known = np.array([i for i, lab in enumerate(labels) if lab in index], dtype=int)
+    return known, np.array([index[labels[i]] for i in known], dtype=int)
+
+
+def _row(evaluator, motion_emb, text_emb, ref_emb, known, class_ids, pools, rng_seed) -> dict:
+    """FID against ref_emb, R-precision per pool, MM Dist, Diversity and class accuracy of one set."""
+    row = {"fid": metrics.fid(motion_emb, ref_emb), "mm_dist": metrics.matching_score(text_emb, motion_emb),
+           "diversity": metrics.diversity(motion_emb, n_pairs=min(DIV_PAIRS, len(motion_emb)), rng=rng_seed)}
+    for pool in pools:
+        top = metrics.r_precision(text_emb, motion_emb, pool=pool, top_k=3, rng=rng_seed)
+        row.update({f"top{k + 1}@{pool}": float(top[k]) for k in range(3)})
+    if len(known):
+        emb = torch.as_tensor(motion_emb[known], dtype=torch.float32, device=evaluator.device)
+        row["class_acc"] = metrics.class_accuracy(evaluator.classify(emb).detach().cpu().numpy(), class_ids)
+    return row
+
+
+def _summarise(per_rep: list[dict], keys: list[str]) -> dict:
+    """{metric: {"mean", "ci", "values"}} over replications; None where a metric does not apply."""
+    out = {}
+    for key in keys:
+        values = [rep[key] for rep in per_rep if rep.get(key) is not None]
+        if values:
+            mean, ci = metrics.mean_ci95(values)
+            out[key] = {"mean": mean, "ci": ci, "values": [float(v) for v in values]}
+        else:
+            out[key] = None
+    return out
+
+
+def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, pools=None, steps: int = 10,
+             cfg: float = 2.0, mm_prompts: int | None = None, reaction: bool = True, progress: bool = True) -> dict:
+    """Evaluate a Kit against ground truth; returns a JSON-ready dict (see the module docstring).
+
+    clips: test clips (default: the built-in test split of kit.preset); replications: default
+    preset.eval.replications; pools: R-precision pool sizes (default preset.eval.pools; pools larger than
+    the number of clips are skipped with a note); steps, cfg: decoding steps and guidance scale;
+    mm_prompts: prompts used for MultiModality (default min(32, clips)), each sampled preset.eval.mm_samples
+    times; reaction: also evaluate reaction generation.
+    """
+    if kit.evaluator is None:
+        raise ValueError("evaluate needs the kit's evaluator: load it with load_pretrained(..., evaluator=True)")
+    ecfg = kit.preset.eval
+    replications = ecfg.replications if replications is None else int(replications)
+    if replications < 1:
+        raise ValueError(f"replications must be >= 1, got {replications}")
+    t0 = time.perf_counter()
+    ev, fps = kit.evaluator.eval(), kit.fps
+    data = _test_set(kit, clips)
+    n = len(data["joints"])
+    pools = list(ecfg.pools if pools is None else pools)
+    used = [p for p in pools if p <= n]
+    notes = [f"R-precision pool {p} skipped: only {n} clips" for p in pools if p > n]
+    mm_prompts = min(32, n) if mm_prompts is None else min(int(mm_prompts), n)
+    mm_samples = max(2, ecfg.mm_samples)
+    keys = metric_keys(used)
+    known, class_ids = _class_ids(ev, data["labels"])
+
+    gt_emb = embed_joints(ev, data["joints"], fps)  # (N, D)
+    recon_ids = [kit.tokenize(Motion(j, fps=fps)) for j in data["joints"]]  # each (2, R, C)
+    recon = [kit.detokenize(ids) for ids in recon_ids]
+    recon_emb = embed_joints(ev, recon, fps)
+    mpjpe = sum(metrics.mpjpe(r, g) * g.shape[1] for r, g in zip(recon, data["joints"])) / sum(
+        g.shape[1] for g in data["joints"])
+
+    seeds = [seed * 1000 + r for r in range(replications)]
+    rows = {name: [] for name in ROWS}
+    half_fid, first = [], {}
+    for rep_seed in tqdm(seeds, desc="evaluation replications", disable=not progress):
+        rng = np.random.default_rng(rep_seed)
+        texts = [caps[rng.integers(len(caps))] for caps in data["captions"]]
+        text_emb = embed_texts(ev, texts)  # (N, D)
+        common = (known, class_ids, used, rep_seed)
+        rows["ground truth"].append(_row(ev, gt_emb, text_emb, gt_emb, *common))
+        halves = rng.permutation(n)
+        half_fid.append(metrics.fid(gt_emb[halves[: n // 2]], gt_emb[halves[n // 2:]]))
+
+        gen = _decode_joints(kit, texts, data["cols"], rep_seed, "generated", steps, cfg)
+        row = _row(ev, embed_joints(ev, gen, fps), text_emb, gt_emb, *common)
+        prompts = rng.choice(n, mm_prompts, replace=False)
+        mm = _decode_joints(kit, [texts[i] for i in prompts for _ in range(mm_samples)],
+                            [data["cols"][i] for i in prompts for _ in range(mm_samples)], rep_seed, "multimodality",
+                            steps, cfg)
+        mm_emb = embed_joints(ev, mm, fps).reshape(mm_prompts, mm_samples, -1)  # (P, S, D)
+        row["multimodality"] = metrics.multimodality(mm_emb, n_pairs=min(MM_PAIRS, mm_samples), rng=rep_seed)
+        rows["generated"].append(row)
+        first.setdefault("generated", gen)
+
+        if reaction:
+            react = _decode_joints(kit, texts, data["cols"], rep_seed, "reaction", steps, cfg,
+                                   [ids[0] for ids in recon_ids])
+            rows["reaction"].append(_row(ev, embed_joints(ev, react, fps), text_emb, gt_emb, *common))
+            first.setdefault("reaction", react)
+        recon_row = _row(ev, recon_emb, text_emb, gt_emb, *common)
+        recon_row["mpjpe_mm"] = mpjpe
+        rows["reconstruction"].append(recon_row)
+
+    sets = {"ground truth": data["joints"], **first, "reconstruction": recon}
+    physics_rows = {name: physics.physics_report(j, fps, labels=data["labels"]) for name, j in sets.items()}
+    if not reaction:
+        notes.append("reaction generation not evaluated (reaction=False)")
+    return {
+        "preset": kit.preset.name, "n_clips": n, "replications": replications, "seed": seed, "seeds": seeds,
+        "pools": used, "steps": steps, "cfg": cfg, "mm_prompts": mm_prompts, "mm_samples": mm_samples,
+        "metrics": keys, "rows": {name: _summarise(reps, keys) for name, reps in rows.items() if reps},
+        "gt_half_fid": _summarise([{"fid": v} for v in half_fid], ["fid"])["fid"],
+        "physics": physics_rows, "notes": notes, **evaluator_id(kit), "environment": environment(kit.device),
+        "seconds": time.perf_counter() - t0,
+    }

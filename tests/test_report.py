@@ -1,0 +1,112 @@
+"""evaluate(kit) and write_report on smoke models trained into a temporary artifacts folder."""
+import hashlib
+import json
+import math
+
+import pytest
+import torch
+
+from intermask_lite import cli
+from intermask_lite.data.synthetic import load_split
+from intermask_lite.eval.report import ROWS, evaluate, metric_keys, write_report
+from intermask_lite.kit import Kit, load_pretrained
+
+N_CLIPS, REPS = 6, 2
+ARGS = dict(replications=REPS, pools=(4, 8), mm_prompts=3, steps=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("artifacts")
+    load_pretrained("smoke", artifacts_dir=root, device="cpu", train_if_missing=True)
+    yield root
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def kit(artifacts):
+    return load_pretrained("smoke", artifacts_dir=artifacts, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return load_split("test", 48, 0)[:N_CLIPS]
+
+
+@pytest.fixture(scope="module")
+def report(kit, clips):
+    return evaluate(kit, clips, seed=3, **ARGS)
+
+
+def test_every_row_and_metric_with_intervals(report):
+    assert tuple(report["rows"]) == ROWS
+    assert report["metrics"] == metric_keys([4]) and report["pools"] == [4]
+    for name, row in report["rows"].items():
+        assert list(row) == report["metrics"]
+        for key, stat in row.items():
+            if stat is None:
+                continue
+            assert stat["ci"] >= 0 and len(stat["values"]) == REPS, (name, key)
+            assert math.isfinite(stat["mean"])
+    rows = report["rows"]
+    for name in ROWS:  # FID, R-precision, MM Dist, Diversity, class accuracy everywhere
+        assert all(rows[name][k] is not None for k in ("fid", "top1@4", "top3@4", "mm_dist", "diversity", "class_acc"))
+    assert rows["generated"]["multimodality"] is not None and rows["ground truth"]["multimodality"] is None
+    assert rows["reconstruction"]["mpjpe_mm"]["mean"] > 0 and rows["generated"]["mpjpe_mm"] is None
+    top = [rows["ground truth"][f"top{k}@4"]["mean"] for k in (1, 2, 3)]
+    assert top == sorted(top) and 0 <= top[0] and top[2] <= 1
+
+
+def test_ground_truth_fid_is_zero_and_pool_too_large_is_noted(report):
+    assert abs(report["rows"]["ground truth"]["fid"]["mean"]) < 1e-6
+    assert report["gt_half_fid"]["mean"] > 0  # two different halves are not the same set
+    assert any("pool 8" in note for note in report["notes"])
+
+
+def test_seeds_logged_and_same_seed_same_numbers(kit, clips, report):
+    assert report["seed"] == 3 and len(set(report["seeds"])) == REPS
+    again = evaluate(kit, clips, seed=3, **ARGS)
+    assert again["rows"] == report["rows"] and again["seeds"] == report["seeds"]
+    other = evaluate(kit, clips, seed=4, **ARGS)
+    assert other["seeds"] != report["seeds"]
+    assert other["rows"]["generated"]["fid"]["values"] != report["rows"]["generated"]["fid"]["values"]
+
+
+def test_physics_section_compares_every_set(report):
+    assert list(report["physics"]) == list(ROWS)
+    gt = report["physics"]["ground truth"]
+    assert gt["bone_drift"]["value"] < 1e-3  # real skeletons are rigid
+    assert {"pen_share", "skate_speed", "jerk"} <= set(gt)
+
+
+def test_markdown_and_json(report, artifacts, tmp_path):
+    md_path, json_path = write_report(report, tmp_path / "out")
+    text = md_path.read_text(encoding="utf-8")
+    digest = hashlib.sha256((artifacts / "smoke" / "evaluator_best.pt").read_bytes()).hexdigest()
+    assert report["evaluator_checksum"] == digest and digest in text
+    assert "| row | FID ↓ | R@1 (4) ↑ | R@2 (4) ↑ | R@3 (4) ↑ | MM Dist ↓" in text
+    assert "| ground truth | 0.000 ± 0.000 |" in text and "## Physics" in text
+    loaded = json.loads(json_path.read_text(encoding="utf-8"))
+    assert loaded["rows"]["generated"]["fid"]["values"] == report["rows"]["generated"]["fid"]["values"]
+    assert loaded["environment"]["torch"] == torch.__version__
+
+
+def test_bad_input_errors(kit, clips):
+    with pytest.raises(ValueError, match="replications must be >= 1"):
+        evaluate(kit, clips, replications=0, progress=False)
+    with pytest.raises(ValueError, match="at least 2 clips"):
+        evaluate(kit, clips[:1], progress=False)
+    no_evaluator = Kit(kit.preset, kit.tokenizer, kit.transformer)
+    with pytest.raises(ValueError, match="evaluator=True"):
+        evaluate(no_evaluator, clips, progress=False)
+
+
+def test_cli_writes_both_files(artifacts, tmp_path, capsys):
+    out = tmp_path / "eval"
+    code = cli.main(["evaluate", "--preset", "smoke", "--artifacts-dir", str(artifacts), "--out", str(out),
+                     "--device", "cpu", "--replications", "2"])
+    assert code == 0
+    assert (out / "report.md").exists() and json.loads((out / "report.json").read_text())["preset"] == "smoke"
+    assert "written:" in capsys.readouterr().out
