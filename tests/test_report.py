@@ -16,18 +16,13 @@ ARGS = dict(replications=REPS, pools=(4, 8), mm_prompts=3, steps=3, progress=Fal
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("artifacts")
-    load_pretrained("smoke", artifacts_dir=root, device="cpu", train_if_missing=True)
-    yield root
-    torch.set_num_threads(before)
+def artifacts(smoke_artifacts):
+    return smoke_artifacts
 
 
 @pytest.fixture(scope="module")
-def kit(artifacts):
-    return load_pretrained("smoke", artifacts_dir=artifacts, device="cpu")
+def kit(smoke_kit):
+    return smoke_kit
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,67 @@
+"""The command line: files written, help texts, and one clear line for bad input."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from intermask_lite import cli
+from intermask_lite.data.synthetic import load_split
+from intermask_lite.motion import Motion
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "intermask_lite", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("command", ["generate", "react", "train", "evaluate", "build-checkpoints"])
+def test_every_subcommand_has_help(command):
+    out = run_cli(command, "--help")
+    assert out.returncode == 0 and "--preset" in out.stdout and len(out.stdout.splitlines()) > 5
+
+
+def test_generate_writes_every_format(smoke_artifacts, tmp_path):
+    code = cli.main(["generate", "two people shake hands", "--preset", "smoke", "--artifacts-dir",
+                     str(smoke_artifacts), "--seconds", "1", "--samples", "2", "--steps", "2", "--out", str(tmp_path)])
+    assert code == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    for i in (0, 1):
+        for suffix in (".html", ".gif", "_A.bvh", "_B.bvh", ".npz"):
+            assert f"sample_{i:02d}{suffix}" in names
+    m = Motion.load(tmp_path / "sample_00.npz")
+    assert m.joints.shape == (2, 20, 22, 3) and m.text == "two people shake hands"
+
+
+def test_react_from_npz_keeps_the_actor(smoke_artifacts, tmp_path):
+    actor = Motion.from_clip(load_split("test", 48, 0)[0]).person(0)
+    actor.save(tmp_path / "actor.npz")
+    code = cli.main(["react", "--actor", str(tmp_path / "actor.npz"), "--text", "the other one waves",
+                     "--preset", "smoke", "--artifacts-dir", str(smoke_artifacts), "--steps", "2",
+                     "--formats", "npz", "--out", str(tmp_path / "out")])
+    assert code == 0
+    out = Motion.load(tmp_path / "out" / "sample_00.npz")
+    assert out.n_people == 2 and out.n_frames <= actor.n_frames and np.isfinite(out.joints).all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "hi", "--seconds", "0", "--out", "x"], "--seconds: must be a positive number"),
+    (["generate", "hi", "--preset", "huge", "--out", "x"], "invalid choice: 'huge'"),
+    (["generate", "hi"], "--out"),
+    (["react", "--text", "hi", "--out", "x"], "--actor"),
+])
+def test_bad_arguments_get_one_clear_line(args, message):
+    out = run_cli(*args)
+    assert out.returncode == 2 and message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_missing_files_are_reported_not_traced(smoke_artifacts, tmp_path):
+    out = run_cli("react", "--actor", str(tmp_path / "nope.bvh"), "--text", "hi", "--preset", "smoke",
+                  "--artifacts-dir", str(smoke_artifacts), "--out", str(tmp_path))
+    assert out.returncode != 0 and "nope.bvh" in out.stderr and "Traceback" not in out.stderr
+    out = run_cli("generate", "hi", "--preset", "smoke", "--artifacts-dir", str(tmp_path / "empty"),
+                  "--out", str(tmp_path))
+    assert out.returncode == 1 and "no vq, transformer checkpoint" in out.stderr and "Traceback" not in out.stderr
+    out = run_cli("generate", "hi", "--formats", "html,mp4", "--preset", "smoke",
+                  "--artifacts-dir", str(smoke_artifacts), "--out", str(tmp_path))
+    assert out.returncode != 0 and "mp4" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,110 @@
+"""The public kit on smoke models: generate, react, inpaint, reconstruct, checkpoint lookup and errors."""
+import numpy as np
+import pytest
+import torch
+
+from intermask_lite.data.synthetic import load_split
+from intermask_lite.kit import checkpoint_path, load_pretrained
+from intermask_lite.motion import Motion
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return load_split("test", 48, 0)[0]
+
+
+def test_generate_shapes_order_and_tokens(smoke_kit):
+    ms = smoke_kit.generate(["two people shake hands", "someone waves"], seconds=1.0, samples=2, seed=0, steps=3)
+    assert [m.text for m in ms] == ["two people shake hands"] * 2 + ["someone waves"] * 2  # prompt-major
+    for m in ms:
+        assert m.joints.shape == (2, 20, 22, 3) and m.fps == 20  # 1 s = 5 token columns = 20 frames
+        assert m.tokens.shape == (2, 5, 5) and int(m.tokens.max()) < smoke_kit.nb_code
+        np.testing.assert_allclose(m.joints, smoke_kit.detokenize(m.tokens), atol=1e-6)
+
+
+def test_generate_is_seeded(smoke_kit):
+    a = smoke_kit.generate("two people hug", seconds=1.0, seed=1, steps=3)[0]
+    b = smoke_kit.generate("two people hug", seconds=1.0, seed=1, steps=3)[0]
+    c = smoke_kit.generate("two people hug", seconds=1.0, seed=2, steps=3)[0]
+    assert torch.equal(a.tokens, b.tokens) and np.array_equal(a.joints, b.joints)
+    assert not torch.equal(a.tokens, c.tokens)
+
+
+def test_generate_rejects_bad_input(smoke_kit):
+    with pytest.raises(ValueError, match="empty"):
+        smoke_kit.generate(["  "], seconds=1.0)
+    with pytest.raises(ValueError, match="token columns"):
+        smoke_kit.generate(["two people hug"], seconds=100.0)
+    with pytest.raises(ValueError, match="samples"):
+        smoke_kit.generate(["two people hug"], samples=0)
+
+
+def test_react_keeps_the_actor(smoke_kit, clip):
+    actor = Motion.from_clip(clip)
+    ms = smoke_kit.react(actor.person(0), "the other one waves back", samples=2, seed=0, steps=3)
+    ids_a = smoke_kit.tokenize(actor.person(0))[0]                    # (5, C)
+    for m in ms:
+        cols = m.tokens.shape[-1]
+        assert torch.equal(m.tokens[0], ids_a[:, :cols])
+    assert not torch.equal(ms[0].tokens[1], ms[1].tokens[1])  # two different reactions
+
+
+def decoder_reach(kit, cols=20, col=10) -> int:
+    """How many frames a change of one token column moves the decoded joints, on either side."""
+    ids = torch.randint(0, kit.nb_code, (1, 5, cols), generator=torch.Generator().manual_seed(0))
+    changed = ids.clone()
+    changed[..., col] = (changed[..., col] + 1) % kit.nb_code
+    diff = np.abs(kit.detokenize(changed) - kit.detokenize(ids)).max(axis=(0, 2, 3))  # (T,)
+    frames = np.nonzero(diff > 1e-6)[0]
+    return int(max(4 * col - frames.min(), frames.max() - (4 * col + 3)))
+
+
+def test_inpaint_keeps_everything_outside_its_region(smoke_kit, clip):
+    motion = Motion.from_clip(clip)
+    ids = smoke_kit.tokenize(motion)                                  # (2, 5, C)
+    out = smoke_kit.inpaint(motion, person="B", rows=[3, 4], seconds=(1.0, 1.6), text="b waves", seed=0, steps=3)[0]
+    cols = out.tokens.shape[-1]
+    region = torch.zeros_like(out.tokens, dtype=torch.bool)
+    region[1, 3:5, 5:8] = True                                        # B, arm rows, 1.0-1.6 s = columns 5..7
+    assert torch.equal(out.tokens[~region], ids[..., :cols][~region])
+    assert not torch.equal(out.tokens[region], ids[..., :cols][region])
+    # joints: identical to the untouched reconstruction outside the edit window and the decoder's reach
+    reach = decoder_reach(smoke_kit)
+    base = smoke_kit.detokenize(ids[..., :cols])
+    moved = np.abs(out.joints - base).max(axis=(0, 2, 3))            # (T,)
+    far = np.r_[0:max(0, 20 - reach), min(len(moved), 32 + reach):len(moved)]
+    assert far.size > 0 and moved[far].max() < 1e-5
+    assert moved[20:32].max() > 1e-4
+
+
+def test_inpaint_rejects_one_person(smoke_kit, clip):
+    with pytest.raises(ValueError, match="two-person"):
+        smoke_kit.inpaint(Motion.from_clip(clip).person(0), person="B", rows=[3])
+
+
+def test_reconstruct_one_and_two_people(smoke_kit, clip):
+    motion = Motion.from_clip(clip)
+    r2 = smoke_kit.reconstruct(motion)
+    r1 = smoke_kit.reconstruct(motion.person(1))
+    n = motion.n_frames - motion.n_frames % 4
+    assert r2.joints.shape == (2, n, 22, 3) and r1.joints.shape == (1, n, 22, 3)
+    np.testing.assert_allclose(r1.joints[0], r2.joints[1], atol=1e-5)  # each person is tokenized alone
+    assert "reconstructed" in r2.text
+
+
+def test_checkpoint_lookup_and_missing_checkpoint_error(smoke_artifacts, tmp_path):
+    assert checkpoint_path("vq", "smoke", smoke_artifacts) == smoke_artifacts / "smoke" / "vq_best.pt"
+    with pytest.raises(ValueError, match="unknown checkpoint kind"):
+        checkpoint_path("gan", "smoke", smoke_artifacts)
+    with pytest.raises(FileNotFoundError, match="train vq --preset smoke"):
+        load_pretrained("smoke", artifacts_dir=tmp_path)
+
+
+def test_checkpoint_from_another_config_gets_a_clear_error(smoke_artifacts, tmp_path):
+    from intermask_lite.utils import atomic_torch_save, load_checkpoint
+    from intermask_lite.vq.pipeline import load_tokenizer
+    ckpt = load_checkpoint(smoke_artifacts / "smoke" / "vq_best.pt", kind="vq")
+    ckpt["extra"]["preset"]["vq"]["width"] *= 2  # the stored config no longer fits the weights
+    atomic_torch_save(ckpt, tmp_path / "vq.pt")
+    with pytest.raises(ValueError, match="another version|do not fit"):
+        load_tokenizer(tmp_path / "vq.pt")
