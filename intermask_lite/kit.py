@@ -15,7 +15,7 @@ import torch
 from . import config as config_mod
 from .checkpoints import SHIPPED_DIR
 from .motion import Motion
-from .utils import get_device
+from .utils import get_device, load_checkpoint
 
 KINDS = ("vq", "transformer", "evaluator")
 FRAMES_PER_TOKEN = 4
@@ -45,20 +45,40 @@ def _loader(kind: str):
     return load_evaluator
 
 
+TRAIN_SECTION = {"vq": "vq_train", "transformer": "transformer_train", "evaluator": "evaluator_train"}
+
+
+def unfinished_step(kind: str, preset, artifacts_dir) -> int | None:
+    """The step of an interrupted run in artifacts_dir/<preset>/ (its last checkpoint is short of the
+    preset's step count), else None."""
+    if artifacts_dir is None:
+        return None
+    last = Path(artifacts_dir) / preset.name / f"{kind}_last.pt"
+    if not last.exists():
+        return None
+    step = int(load_checkpoint(last, kind=kind).get("step", 0))
+    return step if step < getattr(preset, TRAIN_SECTION[kind]).steps else None
+
+
 def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenizer=None, progress=True):
     """Load `kind` ("vq", "transformer", "evaluator") for `preset`, training it into artifacts_dir if absent.
 
-    The transformer needs the tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
+    An interrupted run in artifacts_dir is resumed from its last checkpoint. The transformer needs the
+    tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
     Returns the model in eval mode on `device`.
     """
     preset = config_mod.get_preset(preset) if isinstance(preset, str) else preset
     dev = get_device(device)
     path = checkpoint_path(kind, preset.name, artifacts_dir)
-    if path is not None:
+    resume_at = unfinished_step(kind, preset, artifacts_dir)
+    if resume_at is not None:
+        print(f"{kind}: resuming the interrupted run at step {resume_at}")
+    elif path is not None:
         print(f"{kind}: loading {path}")
         return _loader(kind)(path).to(dev).eval()
     out_dir = None if artifacts_dir is None else Path(artifacts_dir) / preset.name
-    print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))
+    if resume_at is None:
+        print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))
     if kind == "vq":
         from .vq.pipeline import train_tokenizer
         model, _ = train_tokenizer(preset, out_dir=out_dir, device=device, progress=progress)

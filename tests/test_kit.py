@@ -108,3 +108,14 @@ def test_checkpoint_from_another_config_gets_a_clear_error(smoke_artifacts, tmp_
     atomic_torch_save(ckpt, tmp_path / "vq.pt")
     with pytest.raises(ValueError, match="another version|do not fit"):
         load_tokenizer(tmp_path / "vq.pt")
+
+
+def test_an_interrupted_run_is_found_for_resuming(tmp_path):
+    from intermask_lite.config import smoke
+    from intermask_lite.kit import unfinished_step
+    from intermask_lite.utils import CHECKPOINT_FORMAT, atomic_torch_save
+    preset = smoke()
+    assert unfinished_step("vq", preset, tmp_path) is None  # nothing there
+    for step, expected in [(2, 2), (preset.vq_train.steps, None)]:
+        atomic_torch_save({"format": CHECKPOINT_FORMAT, "kind": "vq", "step": step}, tmp_path / "smoke" / "vq_last.pt")
+        assert unfinished_step("vq", preset, tmp_path) == expected

@@ -87,10 +87,12 @@ def test_browser_builds_and_follows_selection():
              for i, lab in enumerate(["hug", "punch", "punch", "punch"])]
     widget = browse(clips, max_frames=10)
     assert widget.current_clip.clip_id == "c0" and widget.sample_slider.max == 0
+    first_gif = bytes(widget.player.value)
+    assert first_gif.startswith(b"GIF8")  # the playback: an animated GIF, no JavaScript needed
     widget.class_dropdown.value = "punch"
     assert widget.sample_slider.max == 2 and widget.current_clip.clip_id == "c1"
     widget.sample_slider.value = 2
-    assert widget.current_clip.clip_id == "c3"
+    assert widget.current_clip.clip_id == "c3" and bytes(widget.player.value).startswith(b"GIF8")
     assert "caption 3" in widget.info.value and "caption 3" in widget.figure.layout.title.text
     with pytest.raises(ValueError, match="empty"):
         browse([])

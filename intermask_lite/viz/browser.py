@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import html
+import tempfile
+from pathlib import Path
 
 import ipywidgets as widgets
 
 
 class ClipBrowser(widgets.VBox):
-    """Class dropdown + sample slider + captions + 3D playback over a list of `Clip`s.
+    """Class dropdown + sample slider + captions + playback over a list of `Clip`s.
 
-    Builds without a running kernel (the playback is shown only inside one); `current_clip` and
-    `figure` always hold the selection, so the widget can be driven from code.
+    The playback is an animated GIF in an Image widget: it needs no JavaScript, so the browser also
+    works in headless runs (papermill) and exported notebooks. `current_clip` and `figure` (the interactive
+    plotly playback of the selection; `browser.figure.show()`) always hold the selection.
     """
 
     def __init__(self, clips, max_frames: int = 120):
@@ -26,7 +29,7 @@ class ClipBrowser(widgets.VBox):
         self.sample_slider = widgets.IntSlider(value=0, min=0, max=len(self.by_label[labels[0]]) - 1,
                                                description="sample", continuous_update=False)
         self.info = widgets.HTML()
-        self.player = widgets.Output(layout=widgets.Layout(min_height="660px"))
+        self.player = widgets.Image(format="gif", width=480, height=400)
         self.current_clip = None
         self.figure = None
         self.class_dropdown.observe(self._on_class, names="value")
@@ -50,25 +53,17 @@ class ClipBrowser(widgets.VBox):
         self.info.value = (f"<b>{html.escape(clip.clip_id or 'clip')}</b> &middot; {clip.label or 'no label'} "
                            f"&middot; {clip.n_frames} frames, {clip.seconds:.1f} s at {clip.fps:g} fps"
                            f"<ul style='margin:4px 0'>{captions}</ul>")
-        self.figure = Motion.from_clip(clip).figure(max_frames=self.max_frames)
-        if _in_kernel():
-            from IPython.display import display
-
-            self.player.clear_output(wait=True)
-            with self.player:
-                display(self.figure)
+        motion = Motion.from_clip(clip)
+        self.figure = motion.figure(max_frames=self.max_frames)
+        self.player.value = _gif_bytes(motion.resample(10) if motion.fps > 10 else motion)
 
 
-def _in_kernel() -> bool:
-    """True inside a running IPython kernel (Jupyter), where widgets and plots can be displayed."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+def _gif_bytes(motion) -> bytes:
+    """The motion as an animated GIF (bytes), via Motion.to_gif and a temporary file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return Path(motion.to_gif(Path(tmp) / "clip.gif", size=(480, 400))).read_bytes()
 
 
 def browse(clips, max_frames: int = 120) -> ClipBrowser:
-    """A widget to browse `clips` (list of Clip) by class and sample, with captions and a 3D playback."""
+    """A widget to browse `clips` (list of Clip) by class and sample, with captions and a playback."""
     return ClipBrowser(clips, max_frames=max_frames)

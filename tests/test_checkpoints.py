@@ -1,0 +1,31 @@
+"""The shipped lab checkpoints: listed in the manifest with their sha256 and loadable by the current code."""
+import json
+
+import pytest
+
+from intermask_lite import checkpoints
+from intermask_lite.kit import KINDS, load_pretrained
+
+
+def test_manifest_lists_every_shipped_checkpoint_with_its_sha256():
+    manifest = checkpoints.verify()  # raises naming the file if a checksum differs
+    assert {f"lab_{kind}.pt" for kind in KINDS} <= set(manifest)
+    shipped = {p.name for p in checkpoints.SHIPPED_DIR.glob("*.pt")}
+    assert shipped == set(manifest), "every shipped file is listed, and only those"
+
+
+def test_shipped_lab_kit_loads_and_generates(tmp_path):
+    kit = load_pretrained("lab", artifacts_dir=tmp_path, device="cpu")  # empty artifacts: the shipped files
+    assert all(p is not None and p.parent == checkpoints.SHIPPED_DIR for p in kit.paths.values())
+    m = kit.generate("two people shake hands", seconds=1.0, steps=2, seed=0)[0]
+    assert m.joints.shape == (2, 20, 22, 3)
+
+
+def test_a_tampered_checkpoint_is_named(tmp_path):
+    (tmp_path / "x.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "manifest.json").write_text(json.dumps({"x.pt": {"sha256": "0" * 64}}))
+    with pytest.raises(ValueError, match="x.pt: sha256 differs"):
+        checkpoints.verify(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"gone.pt": {"sha256": "0" * 64}}))
+    with pytest.raises(FileNotFoundError, match="gone.pt"):
+        checkpoints.verify(tmp_path)

@@ -1,0 +1,160 @@
+"""Tokenizer pictures and the token-surgery widget, on a tiny random tokenizer."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from intermask_lite.config import VQConfig  # noqa: E402
+from intermask_lite.viz import token_plots as tp  # noqa: E402
+from intermask_lite.viz.token_widgets import TokenSurgery, token_surgery  # noqa: E402
+from intermask_lite.vq.model import MotionTokenizer  # noqa: E402
+
+NB_CODE = 16
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A random tiny tokenizer whose codebook was initialised by one training pass, and a grid (2, 12, 22, 96)."""
+    torch.manual_seed(0)
+    model = MotionTokenizer(VQConfig(nb_code=NB_CODE, code_dim=8, width=8, depth=1))
+    grid = torch.randn(2, 12, 22, 96)
+    model.train()
+    model(grid)
+    return model.eval(), grid
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_token_maps_one_panel_per_person_with_the_ids(tiny):
+    model, grid = tiny
+    tokens = model.encode(grid)                                        # (2, 5, 24)
+    fig = tp.plot_token_maps(tokens, NB_CODE, fps=20)
+    heat = [ax for ax in fig.axes if ax.images]
+    assert len(heat) == 2
+    for p, ax in enumerate(heat):
+        np.testing.assert_array_equal(ax.images[0].get_array(), tokens[p].numpy())
+    assert [ax.get_title() for ax in heat] == ["person A", "person B"]
+    with pytest.raises(ValueError, match=r"\[0, 15\]"):
+        tp.plot_token_maps(tokens + NB_CODE, NB_CODE)
+
+
+def test_codebook_usage_counts_every_token_and_marks_dead_codes():
+    tokens = torch.tensor([[[0, 0, 1], [1, 1, 3]]])                    # codes 2 and 4..15 unused
+    counts = tp.code_counts(tokens, NB_CODE)
+    assert counts.tolist()[:5] == [2, 3, 0, 1, 0] and counts.sum() == 6
+    fig = tp.plot_codebook_usage(tokens, NB_CODE)
+    bars = fig.axes[0].patches
+    assert len(bars) == NB_CODE and [b.get_height() for b in bars][:4] == [2, 3, 0, 1]
+    assert "used 3/16" in fig.axes[0].get_title()
+    dead_line = fig.axes[0].lines[0]
+    assert list(dead_line.get_xdata()) == [2] + list(range(4, NB_CODE))
+
+
+def test_joint_errors_are_zero_for_a_decoded_grid_and_bars_follow_the_values(tiny):
+    model, grid = tiny
+    decoded = model.decode(model.encode(grid))                         # a fixed point up to code ties
+    err = tp.joint_errors_mm(model, grid)
+    assert err.shape == (22,) and (err > 0).all()
+    assert tp.joint_errors_mm(model, decoded).mean() < err.mean()
+    fig = tp.plot_joint_errors({"2D": np.arange(22.0), "1D": np.ones(22)})
+    heights = [b.get_height() for b in fig.axes[0].patches]
+    assert heights == list(np.arange(22.0)) + [1.0] * 22
+    with pytest.raises(ValueError, match=r"\(22,\)"):
+        tp.plot_joint_errors(np.ones(21))
+
+
+def test_joint_errors_over_clips_average_to_the_library_mpjpe():
+    from intermask_lite.data.synthetic import make_clip
+    from intermask_lite.vq.pipeline import clip_grids, evaluate_tokenizer
+
+    torch.manual_seed(0)
+    model = MotionTokenizer(VQConfig(nb_code=NB_CODE, code_dim=8, width=8, depth=1))
+    clips = [make_clip("handshake", np.random.default_rng(i)) for i in range(2)]
+    model.train()
+    model(clip_grids(model, clips[0]))
+    model.eval()
+    err = tp.joint_errors_mm(model, clips)
+    assert err.shape == (22,)
+    assert np.isclose(err.mean(), evaluate_tokenizer(model, clips)["mpjpe_mm"], rtol=1e-4)
+    with pytest.raises(ValueError, match="at least one clip"):
+        tp.joint_errors_mm(model, [])
+
+
+def test_receptive_field_shape_and_that_it_is_local_in_the_joint_axis(tiny):
+    model, grid = tiny
+    infl = tp.row_receptive_field(model, grid[:1])
+    assert infl.shape == (22, 5) and (infl >= 0).all()
+    # the first joints (pelvis, hips) feed row 0 more than the last ones (wrists), and row 4 the other way
+    assert infl[:3, 0].mean() > infl[-3:, 0].mean() and infl[-3:, 4].mean() > infl[:3, 4].mean()
+    fig = tp.plot_receptive_field(infl)
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.shape == (22, 5) and np.allclose(shown.max(axis=0), 1.0)
+    assert fig.axes[0].get_yticklabels()[21].get_text().endswith("right_wrist")
+    with pytest.raises(ValueError, match="one grid"):
+        tp.row_receptive_field(model, grid)
+
+
+def test_receptive_field_of_the_1d_tokenizer_is_one_row():
+    torch.manual_seed(0)
+    model = MotionTokenizer(VQConfig(nb_code=NB_CODE, code_dim=8, width=8, depth=1, kind="1d")).eval()
+    assert tp.row_receptive_field(model, torch.randn(12, 22, 16)).shape == (22, 1)
+
+
+def test_training_curves_panels_follow_the_history():
+    n = 20
+    history = {"step": list(range(n)), "loss": list(np.linspace(2, 1, n)), "perplexity": [5.0] * n,
+               "usage": [0.5] * n, "dead_codes": [0.0] * n, "val_step": [9, 19], "val_loss": [1.5, 1.1],
+               "val_mpjpe_mm": [80.0, 60.0]}
+    fig = tp.plot_training_curves(history)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["loss", "validation MPJPE (mm)", "perplexity (batch)", "codebook usage (batch)",
+                      "dead codes reset per step"]
+    assert list(fig.axes[1].lines[0].get_ydata()) == [80.0, 60.0]
+    del history["val_mpjpe_mm"], history["dead_codes"]
+    assert len(tp.plot_training_curves(history).axes) == 3
+    with pytest.raises(ValueError, match="loss"):
+        tp.plot_training_curves({})
+
+
+def test_token_surgery_changes_joints_only_near_the_edited_column(tiny):
+    model, grid = tiny
+    tokens = model.encode(grid)[0]                                     # (5, 24)
+    col = 12
+    same = token_surgery(model, tokens, 2, col, int(tokens[2, col]))
+    assert same["displacement_mm"].max() == 0.0
+    new = (int(tokens[2, col]) + 5) % NB_CODE
+    res = token_surgery(model, tokens, 2, col, new)
+    disp = res["displacement_mm"].max(axis=1)                          # (T,) largest joint move per frame
+    assert res["before"].shape == res["after"].shape == (96, 22, 3) and res["tokens"][2, col] == new
+    assert disp[4 * col: 4 * col + 4].max() > 0.0                      # the edited moment moved
+    assert disp[: 4 * (col - 6)].max() == 0.0 and disp[4 * (col + 7):].max() == 0.0  # far frames did not
+    with pytest.raises(ValueError, match="outside"):
+        token_surgery(model, tokens, 5, 0, 0)
+    with pytest.raises(ValueError, match="code must lie"):
+        token_surgery(model, tokens, 0, 0, NB_CODE)
+
+
+def test_widget_builds_without_a_kernel_and_follows_its_sliders(tiny):
+    model, grid = tiny
+    tokens = model.encode(grid)[:1]                                    # (1, 5, 24)
+    widget = TokenSurgery(model, tokens, fps=20)
+    assert widget.figure is not None and "code" in widget.info.value
+    first = widget.result["displacement_mm"]
+    out = widget.set(row=4, col=3, code=(int(tokens[0, 4, 3]) + 1) % NB_CODE)
+    assert out is widget.result and widget.row_slider.value == 4 and widget.col_slider.value == 3
+    assert not np.array_equal(out["displacement_mm"], first)
+    assert out["displacement_mm"][4 * 12:].max() == 0.0                # column 3 cannot reach frame 48
+    heat = widget.figure.axes[0].images[0].get_array()
+    np.testing.assert_allclose(heat, out["displacement_mm"].T)
+    with pytest.raises(ValueError, match="column must lie"):
+        widget.set(col=99)
+    with pytest.raises(ValueError, match="one person"):
+        TokenSurgery(model, model.encode(grid))
