@@ -147,13 +147,15 @@ def test_widget_builds_without_a_kernel_and_follows_its_sliders(tiny):
     tokens = model.encode(grid)[:1]                                    # (1, 5, 24)
     widget = TokenSurgery(model, tokens, fps=20)
     assert widget.figure is not None and "code" in widget.info.value
-    first = widget.result["displacement_mm"]
+    assert widget.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    first, first_png = widget.result["displacement_mm"], widget.image.value
     out = widget.set(row=4, col=3, code=(int(tokens[0, 4, 3]) + 1) % NB_CODE)
     assert out is widget.result and widget.row_slider.value == 4 and widget.col_slider.value == 3
     assert not np.array_equal(out["displacement_mm"], first)
     assert out["displacement_mm"][4 * 12:].max() == 0.0                # column 3 cannot reach frame 48
     heat = widget.figure.axes[0].images[0].get_array()
     np.testing.assert_allclose(heat, out["displacement_mm"].T)
+    assert widget.image.value != first_png
     with pytest.raises(ValueError, match="column must lie"):
         widget.set(col=99)
     with pytest.raises(ValueError, match="one person"):

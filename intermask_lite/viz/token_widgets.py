@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import html
+import io
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -13,7 +14,6 @@ import numpy as np
 import torch
 
 from .. import skeleton as sk
-from .browser import _in_kernel
 from .token_plots import FRAMES_PER_TOKEN, plot_displacement
 
 
@@ -63,11 +63,19 @@ def describe(result: dict, row: int, col: int, code: int, fps: float) -> str:
             f"most affected joints: {', '.join(sk.JOINT_NAMES[j] for j in top)}.")
 
 
+def figure_png(fig) -> bytes:
+    """A matplotlib Figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi)
+    return buf.getvalue()
+
+
 class TokenSurgery(widgets.VBox):
     """Sliders for row, column and new code; shows the per-joint displacement over time after decoding.
 
-    Builds without a running kernel (the plot is shown only inside one); `result`, `figure` and `info`
-    always hold the current edit, and `set(row=..., col=..., code=...)` drives it from code.
+    The plot is a PNG in an Image widget, so the widget also works headless (papermill, exported notebooks).
+    `result`, `figure`, `info` and `image` always hold the current edit; `set(row=..., col=..., code=...)`
+    drives it from code.
     """
 
     def __init__(self, model, tokens, fps: float = 20.0, row: int = 0, col: int | None = None,
@@ -84,13 +92,13 @@ class TokenSurgery(widgets.VBox):
         self.col_slider = widgets.IntSlider(value=col, min=0, max=n_cols - 1, description="column", **slider)
         self.code_slider = widgets.IntSlider(value=code, min=0, max=nb_code - 1, description="new code", **slider)
         self.info = widgets.HTML()
-        self.plot = widgets.Output()
+        self.image = widgets.Image(format="png")
         self.result: dict | None = None
         self.figure = None
         self._holding = False  # True while set() moves several sliders: refresh once at the end
         for s in (self.row_slider, self.col_slider, self.code_slider):
             s.observe(lambda change: None if self._holding else self._refresh(), names="value")
-        super().__init__([widgets.HBox([self.row_slider, self.col_slider, self.code_slider]), self.info, self.plot])
+        super().__init__([widgets.HBox([self.row_slider, self.col_slider, self.code_slider]), self.info, self.image])
         self._refresh()
 
     def set(self, row: int | None = None, col: int | None = None, code: int | None = None) -> dict:
@@ -111,13 +119,6 @@ class TokenSurgery(widgets.VBox):
         row, col, code = self.row_slider.value, self.col_slider.value, self.code_slider.value
         self.result = token_surgery(self.model, self.tokens, row, col, code)
         self.info.value = describe(self.result, row, col, code, self.fps)
-        if self.figure is not None:
-            plt.close(self.figure)
         self.figure = plot_displacement(self.result["displacement_mm"], self.fps, col=col)
-        plt.close(self.figure)  # shown through the Output widget, not by the inline backend
-        if _in_kernel():
-            from IPython.display import display
-
-            self.plot.clear_output(wait=True)
-            with self.plot:
-                display(self.figure)
+        plt.close(self.figure)  # shown through the Image widget, not by the inline backend
+        self.image.value = figure_png(self.figure)
