@@ -8,7 +8,7 @@ from pathlib import Path
 from .utils import atomic_torch_save, load_checkpoint
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
-KEEP = ("format", "kind", "step", "model", "extra")  # what a shipped checkpoint keeps
+KEEP = ("format", "kind", "step", "model", "history", "extra")  # shipped: no optimizer state
 
 
 def sha256(path: Path) -> str:

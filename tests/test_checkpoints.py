@@ -5,6 +5,7 @@ import pytest
 
 from intermask_lite import checkpoints
 from intermask_lite.kit import KINDS, load_pretrained
+from intermask_lite.utils import load_checkpoint
 
 
 def test_manifest_lists_every_shipped_checkpoint_with_its_sha256():
@@ -12,6 +13,9 @@ def test_manifest_lists_every_shipped_checkpoint_with_its_sha256():
     assert {f"lab_{kind}.pt" for kind in KINDS} <= set(manifest)
     shipped = {p.name for p in checkpoints.SHIPPED_DIR.glob("*.pt")}
     assert shipped == set(manifest), "every shipped file is listed, and only those"
+    for name in manifest:  # the notebooks plot the training curves of the shipped runs; no optimizer state
+        ckpt = load_checkpoint(checkpoints.SHIPPED_DIR / name)
+        assert ckpt["history"]["loss"] and "optimizer" not in ckpt
 
 
 def test_shipped_lab_kit_loads_and_generates(tmp_path):
