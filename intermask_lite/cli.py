@@ -137,9 +137,9 @@ def run(args) -> int:
         from dataclasses import replace
 
         from .config import get_preset
-        from .kit import load_or_train
+        from .kit import TRAIN_SECTION, load_or_train
         preset = get_preset(args.preset)
-        section = {"vq": "vq_train", "transformer": "transformer_train", "evaluator": "evaluator_train"}[args.what]
+        section = TRAIN_SECTION[args.what]
         if args.steps:
             preset = replace(preset, **{section: replace(getattr(preset, section), steps=args.steps)})
         load_or_train(args.what, preset, args.artifacts_dir, args.device)
