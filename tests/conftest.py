@@ -5,6 +5,15 @@ import torch
 from intermask_lite.kit import load_pretrained
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a test module: tiny models run fastest that way, and the cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def smoke_artifacts(tmp_path_factory):
     before = torch.get_num_threads()

@@ -11,16 +11,10 @@ from intermask_lite.eval import evaluator as E
 from intermask_lite.eval import evaluator_train as ET
 from intermask_lite.text import build_vocab
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
+
 FPS = 20.0
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and leave the other cores alone)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 CAPTIONS = {"approach": ["one person walks up to the other", "someone approaches the partner"],
             "retreat": ["one person backs away from the other", "someone walks away from the partner"]}
 

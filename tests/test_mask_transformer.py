@@ -111,14 +111,6 @@ def test_independent_people_do_not_see_each_other(independent):
     assert torch.allclose(a_before, a_after, atol=1e-6) == independent
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models run fastest on one thread (and leave the other cores alone)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_training_lowers_the_loss(one_thread):
     seed_everything(0)

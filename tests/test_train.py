@@ -9,14 +9,8 @@ from intermask_lite.utils import load_checkpoint
 from intermask_lite.vq.model import MotionTokenizer
 from intermask_lite.vq.pipeline import vq_loss
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread: the tiny models here only slow down with more, and the cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def regression_setup(seed=0):

@@ -7,16 +7,10 @@ from intermask_lite.vq.losses import foot_contact, reconstruction_losses
 from intermask_lite.vq.model import MotionTokenizer, grid_stats, pad_to_multiple
 from intermask_lite.vq.quantizer import EMAQuantizer
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
+
 TINY = dict(nb_code=16, code_dim=8, width=16, depth=1)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread: the tiny models here only slow down with more, and the cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny(kind="2d", **kw):

@@ -35,10 +35,7 @@ def _load_person(path) -> tuple[np.ndarray, np.ndarray]:
 def load(root, split: str = "test", max_clips: int | None = None, min_frames: int = 16,
          canonical: bool = True) -> list[Clip]:
     """InterHuman clips of one split as a list of Clip (see the module docstring for the layout)."""
-    rd.check_split(split)
-    if min_frames < 4:
-        raise ValueError(f"min_frames must be at least 4 (one token column), got {min_frames}")
-    root = rd.check_root(root, LAYOUT)
+    root = rd.check_request(root, split, min_frames, LAYOUT)
     ids = rd.read_ids(rd.require_file(root / "split" / f"{split}.txt", "the list of clip ids of this split"))
     ignore_path = root / "ignore_list.txt"
     ignored = set(rd.read_ids(ignore_path)) if ignore_path.is_file() else set()

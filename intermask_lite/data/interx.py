@@ -39,10 +39,7 @@ def _joints_from_params(params: np.ndarray) -> np.ndarray:
 def load(root, split: str = "test", max_clips: int | None = None, min_frames: int = 16,
          canonical: bool = True) -> list[Clip]:
     """Inter-X clips of one split as a list of Clip (see the module docstring for the layout)."""
-    rd.check_split(split)
-    if min_frames < 4:
-        raise ValueError(f"min_frames must be at least 4 (one token column), got {min_frames}")
-    root = rd.check_root(root, LAYOUT)
+    root = rd.check_request(root, split, min_frames, LAYOUT)
     h5_path = rd.require_file(root / "motions" / f"{split}.h5", "an HDF5 file with one (T, 56, 6) dataset per clip")
     clips, n_short = [], 0
     with h5py.File(h5_path, "r") as h5:

@@ -25,6 +25,14 @@ def check_split(split: str) -> None:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
 
+def check_request(root, split: str, min_frames: int, layout: str) -> Path:
+    """The checks every loader starts with: split name, min_frames, dataset folder; returns the folder."""
+    check_split(split)
+    if min_frames < 4:
+        raise ValueError(f"min_frames must be at least 4 (one token column), got {min_frames}")
+    return check_root(root, layout)
+
+
 def require_file(path: Path, what: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"missing file {str(path)!r}: expected {what}")
