@@ -55,12 +55,12 @@ def build_shipped(preset: str = "lab", work_dir: Path = Path("artifacts"), devic
     from .kit import checkpoint_path, load_or_train
 
     cfg = get_preset(preset)
-    tok = load_or_train("vq", cfg, work_dir, device)
-    load_or_train("transformer", cfg, work_dir, device, tokenizer=tok)
-    load_or_train("evaluator", cfg, work_dir, device)
+    tok = load_or_train("vq", cfg, work_dir, device, shipped=False)
+    load_or_train("transformer", cfg, work_dir, device, tokenizer=tok, shipped=False)
+    load_or_train("evaluator", cfg, work_dir, device, shipped=False)
     for kind in ("vq", "transformer", "evaluator"):
-        src = checkpoint_path(kind, preset, work_dir)
-        if src is None or SHIPPED_DIR in src.parents:
+        src = checkpoint_path(kind, preset, work_dir, shipped=False)
+        if src is None:
             raise FileNotFoundError(f"no trained {kind} checkpoint in {work_dir / preset}")
         print(f"shipped {ship(src, kind, preset)}")
     return verify()

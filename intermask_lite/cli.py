@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .config import DECODE_STEPS, GUIDANCE
+
 DEFAULT_ARTIFACTS = "artifacts"
 
 
@@ -37,8 +39,8 @@ def _common(p: argparse.ArgumentParser, sampling: bool = True) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same device: same result)")
     if sampling:
         p.add_argument("--samples", type=_positive_int, default=1, help="samples per prompt")
-        p.add_argument("--steps", type=_positive_int, default=10, help="decoding steps")
-        p.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance scale (1 = none)")
+        p.add_argument("--steps", type=_positive_int, default=DECODE_STEPS, help="decoding steps")
+        p.add_argument("--cfg", type=float, default=GUIDANCE, help="classifier-free guidance scale (1 = none)")
         p.add_argument("--top-k", type=float, default=None, help="keep the k best codes (int) or that share (<1)")
         p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature on the logits")
         p.add_argument("--out", type=Path, required=True, help="folder for HTML, GIF, BVH and npz per sample")

@@ -14,6 +14,7 @@ import torch
 
 from . import config as config_mod
 from .checkpoints import SHIPPED_DIR
+from .config import DECODE_STEPS, GUIDANCE
 from .motion import Motion
 from .utils import get_device, load_checkpoint
 
@@ -21,8 +22,8 @@ KINDS = ("vq", "transformer", "evaluator")
 FRAMES_PER_TOKEN = 4
 
 
-def checkpoint_path(kind: str, preset: str, artifacts_dir=None) -> Path | None:
-    """The checkpoint of `kind` to load for `preset`, or None: artifacts first, then the shipped one."""
+def checkpoint_path(kind: str, preset: str, artifacts_dir=None, shipped: bool = True) -> Path | None:
+    """The checkpoint of `kind` to load for `preset`, or None: artifacts first, then (if `shipped`) the shipped one."""
     if kind not in KINDS:
         raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {KINDS}")
     if artifacts_dir is not None:
@@ -30,8 +31,8 @@ def checkpoint_path(kind: str, preset: str, artifacts_dir=None) -> Path | None:
             path = Path(artifacts_dir) / preset / name
             if path.exists():
                 return path
-    shipped = SHIPPED_DIR / f"{preset}_{kind}.pt"
-    return shipped if shipped.exists() else None
+    path = SHIPPED_DIR / f"{preset}_{kind}.pt"
+    return path if shipped and path.exists() else None
 
 
 def _loader(kind: str):
@@ -60,16 +61,18 @@ def unfinished_step(kind: str, preset, artifacts_dir) -> int | None:
     return step if step < getattr(preset, TRAIN_SECTION[kind]).steps else None
 
 
-def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenizer=None, progress=True):
+def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenizer=None, progress=True,
+                  shipped: bool = True):
     """Load `kind` ("vq", "transformer", "evaluator") for `preset`, training it into artifacts_dir if absent.
 
+    shipped=False ignores the shipped checkpoints (to rebuild them).
     An interrupted run in artifacts_dir is resumed from its last checkpoint. The transformer needs the
     tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
     Returns the model in eval mode on `device`.
     """
     preset = config_mod.get_preset(preset) if isinstance(preset, str) else preset
     dev = get_device(device)
-    path = checkpoint_path(kind, preset.name, artifacts_dir)
+    path = checkpoint_path(kind, preset.name, artifacts_dir, shipped)
     resume_at = unfinished_step(kind, preset, artifacts_dir)
     if resume_at is not None:
         print(f"{kind}: resuming the interrupted run at step {resume_at}")
@@ -84,7 +87,8 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
         model, _ = train_tokenizer(preset, out_dir=out_dir, device=device, progress=progress)
     elif kind == "transformer":
         from .mask_transformer.training import train_transformer
-        tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress)
+        tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress,
+                                               shipped=shipped)
         model, _, _ = train_transformer(preset, tokenizer, out_dir=out_dir, device=device, progress=progress)
     else:
         from .eval.evaluator_train import train_evaluator
@@ -194,8 +198,8 @@ class Kit:
                              f"(at most {max_cols * FRAMES_PER_TOKEN / self.fps:g} s for preset {self.preset.name!r})")
         return cols
 
-    def generate(self, texts, seconds: float = 3.0, samples: int = 1, seed: int = 0, steps: int = 10,
-                 cfg: float = 2.0, top_k=None, temperature: float = 1.0, trace: bool = False):
+    def generate(self, texts, seconds: float = 3.0, samples: int = 1, seed: int = 0, steps: int = DECODE_STEPS,
+                 cfg: float = GUIDANCE, top_k=None, temperature: float = 1.0, trace: bool = False):
         """Two people from text. Returns `samples` Motions per prompt, prompt-major (and the Trace if trace)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts or samples < 1:
@@ -207,8 +211,8 @@ class Kit:
         motions = self._to_motions(ids, [cols] * len(batch), batch)
         return (motions, tr) if trace else motions
 
-    def react(self, actor, text: str, samples: int = 1, seed: int = 0, steps: int = 10, cfg: float = 2.0,
-              top_k=None, temperature: float = 1.0) -> list[Motion]:
+    def react(self, actor, text: str, samples: int = 1, seed: int = 0, steps: int = DECODE_STEPS,
+              cfg: float = GUIDANCE, top_k=None, temperature: float = 1.0) -> list[Motion]:
         """Person B reacting to a given person A (a Motion, a Clip or a BVH path); A's tokens stay fixed."""
         from .mask_transformer.generate import reaction_masks
         ids_a = self.tokenize(actor)[:1]                               # (1, 5, C)
@@ -220,7 +224,7 @@ class Kit:
         return self._to_motions(ids, [cols] * samples, [text] * samples)
 
     def inpaint(self, motion, person: str = "B", rows=None, seconds=None, text: str = "", samples: int = 1,
-                seed: int = 0, steps: int = 10, cfg: float = 2.0, top_k=None, temperature: float = 1.0):
+                seed: int = 0, steps: int = DECODE_STEPS, cfg: float = GUIDANCE, top_k=None, temperature: float = 1.0):
         """Regenerate a region (person, body-part rows, time range in seconds); everything else is kept."""
         from .mask_transformer.generate import inpaint_masks, seconds_to_cols
         if isinstance(motion, Motion) and motion.n_people != 2:

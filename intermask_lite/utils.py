@@ -90,3 +90,15 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     if kind is not None and ckpt.get("kind") != kind:
         raise ValueError(f"{path} holds a {ckpt.get('kind')!r} checkpoint, expected {kind!r}")
     return ckpt
+
+
+def load_weights(model: torch.nn.Module, state: dict, path) -> torch.nn.Module:
+    """model.load_state_dict(state), with a clear ValueError when names or shapes differ (another version)."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != found:
+        bad = sorted(set(expected.items()) ^ set(found.items()))[:4]
+        raise ValueError(f"{path}: weights do not fit the model built from its stored config (first differences: "
+                         f"{bad}); the checkpoint comes from another version of the code: retrain or rebuild it")
+    model.load_state_dict(state)
+    return model

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from intermask_lite import checkpoints
-from intermask_lite.kit import KINDS, load_pretrained
+from intermask_lite.kit import KINDS, checkpoint_path, load_pretrained
 from intermask_lite.utils import load_checkpoint
 
 
@@ -33,3 +33,11 @@ def test_a_tampered_checkpoint_is_named(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"gone.pt": {"sha256": "0" * 64}}))
     with pytest.raises(FileNotFoundError, match="gone.pt"):
         checkpoints.verify(tmp_path)
+
+
+def test_rebuilding_ignores_the_shipped_checkpoints(tmp_path):
+    assert checkpoint_path("vq", "lab", tmp_path) == checkpoints.SHIPPED_DIR / "lab_vq.pt"
+    assert checkpoint_path("vq", "lab", tmp_path, shipped=False) is None
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "vq_last.pt").write_bytes(b"")
+    assert checkpoint_path("vq", "lab", tmp_path, shipped=False) == tmp_path / "lab" / "vq_last.pt"

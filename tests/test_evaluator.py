@@ -53,12 +53,36 @@ def test_forward_shapes_and_unit_norm():
     clips = fabricated_clips(6)
     model = tiny_model(clips).eval()
     batch = batch_of(clips)
-    assert batch["features"].shape == (6, 24, 2, 262)
+    assert batch["features"].shape == (6, 24, 2, 132)
     m = model.encode_motion(batch["features"], batch["length"])
     t = model.encode_text(list(batch["caption"]))
     assert m.shape == (6, 16) and t.shape == (6, 16)
     assert torch.allclose(m.norm(dim=-1), torch.ones(6), atol=1e-5)
     assert model.classify(m).shape == (6, 2)
+
+
+def test_motion_features_are_positions_then_velocities():
+    joints = fabricated_clips(1)[0].joints                           # (2, 24, 22, 3)
+    feats = E.motion_features(joints)                                # (24, 2, 132)
+    assert feats.shape == (24, 2, 132) and feats.dtype == np.float32
+    assert np.allclose(feats[:, 1, :66].reshape(24, 22, 3), joints[1])
+    assert np.allclose(feats[5, 1, 66:].reshape(22, 3), joints[1, 6] - joints[1, 5], atol=1e-6)
+
+
+def test_perturb_joints_noise_is_bounded_smooth_and_seeded():
+    joints = np.zeros((2, 400, 22, 3), dtype=np.float32)
+    slow = E.perturb_joints(joints, np.random.default_rng(0), iid_cm=0.0, smooth_cm=5.0)
+    assert slow.shape == joints.shape and 0.0 < slow.std() < 0.05
+    # the slow part changes little between neighbouring frames compared with its size
+    assert np.abs(np.diff(slow, axis=1)).mean() < 0.7 * np.abs(slow).mean()  # white noise: 1.4
+    white = E.perturb_joints(joints, np.random.default_rng(0), iid_cm=2.0, smooth_cm=0.0)
+    assert 0.0 < white.std() < 0.02
+    assert np.array_equal(E.perturb_joints(joints, np.random.default_rng(3)),
+                          E.perturb_joints(joints, np.random.default_rng(3)))
+    noisy = ET.EvaluatorDataset(fabricated_clips(4), ["approach", "retreat"], max_frames=24, noise_prob=1.0)
+    clean = ET.EvaluatorDataset(fabricated_clips(4), ["approach", "retreat"], max_frames=24)
+    assert not torch.equal(noisy[0]["features"], clean[0]["features"])
+    assert torch.equal(clean[0]["features"], clean[0]["features"])
 
 
 def test_swapping_people_leaves_the_embedding_unchanged():
@@ -95,10 +119,14 @@ def test_a_few_training_steps_lower_the_loss():
 def test_bad_inputs_give_clear_errors():
     clips = fabricated_clips(2)
     model = tiny_model(clips)
-    with pytest.raises(ValueError, match=r"\(B, T, 2, 262\)"):
-        model.encode_motion(torch.zeros(2, 10, 262), torch.tensor([10, 10]))
+    with pytest.raises(ValueError, match=r"\(B, T, 2, 132\)"):
+        model.encode_motion(torch.zeros(2, 10, 132), torch.tensor([10, 10]))
     with pytest.raises(ValueError, match="lengths"):
-        model.encode_motion(torch.zeros(2, 10, 2, 262), torch.tensor([10, 11]))
+        model.encode_motion(torch.zeros(2, 10, 2, 132), torch.tensor([10, 11]))
+    with pytest.raises(ValueError, match=r"\(2, T, 22, 3\)"):
+        E.motion_features(np.zeros((10, 22, 3)))
+    with pytest.raises(ValueError, match="noise_prob"):
+        ET.EvaluatorDataset(clips, ["approach", "retreat"], max_frames=24, noise_prob=1.5)
     with pytest.raises(ValueError, match="non-empty"):
         model.encode_text(["ok", " "])
     with pytest.raises(ValueError, match="fps"):
@@ -120,6 +148,11 @@ def test_train_save_load_and_checksum(tmp_path):
     assert np.allclose(E.embed_joints(model, joints, FPS), E.embed_joints(loaded, joints, FPS), atol=1e-6)
     assert loaded.classes == ["approach", "retreat"] and loaded.fps == FPS
     assert E.evaluator_checksum(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["model"]["in_proj.weight"] = torch.zeros(16, 524)  # an evaluator of the 262-d feature era
+    torch.save(ckpt, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="another version of the code"):
+        E.load_evaluator(tmp_path / "old.pt")
     scores = ET.retrieval_scores(loaded, val, pool=4)
     assert set(scores) >= {"top1", "top2", "top3", "mm_dist", "class_acc", "chance_top3"}
     assert scores["top1"] <= scores["top2"] <= scores["top3"] <= 1.0

@@ -1,18 +1,26 @@
 """A contrastive text-motion evaluator (in the style of InterGen's), the yardstick for FID and R-precision.
 
-Motion side: each person's per-frame 262-d features (normalised with the evaluator's own statistics) are
-concatenated with the partner's, embedded, and run through a small transformer over time with a padding
-mask; the same weights encode (A, B) and (B, A) and the two pooled vectors are summed, so swapping the two
-people leaves the embedding unchanged. Text side: the kit's "scratch" text encoder with a projection.
-Both embeddings are L2-normalised (euclidean distances between them lie in [0, 2]). Training: symmetric
-InfoNCE over the batch plus a cross-entropy class head on the motion embedding.
+Motion side: each person's per-frame positions and velocities (132 numbers, normalised with the evaluator's
+own statistics) are concatenated with the partner's, embedded, and run through a small transformer over
+time with a padding mask; the same weights encode (A, B) and (B, A) and the two pooled vectors are summed,
+so swapping the two people leaves the embedding unchanged. Text side: the kit's "scratch" text encoder with
+a projection. Both embeddings are L2-normalised (euclidean distances between them lie in [0, 2]).
+Training: symmetric InfoNCE over the batch plus a cross-entropy class head on the motion embedding, on
+clips of which a share (EvalConfig.noise_prob) is perturbed by a few centimetres of noise (`perturb_joints`).
+
+Why not the full 262-d feature: the local rotations are a function of the positions (inverse kinematics),
+and on generated motion inverse kinematics turns centimetre errors into large rotation changes; foot
+contacts are thresholded flags that flip with the same errors. An evaluator trained on clean data alone
+keys on such details: one trained on the full features without noise scored 100 % class accuracy on the
+test split and 16 % once 1 cm of noise was added, so it could not tell a slightly imperfect handshake from
+a hug. The noise teaches it to judge the motion, not its last millimetre.
 
     model, history = train_evaluator("lab")            # or load_evaluator(path)
     m = embed_joints(model, [clip.joints for clip in clips], fps=20)   # (N, D) numpy
     t = embed_texts(model, [clip.captions[0] for clip in clips])       # (N, D) numpy
 
-Features are always computed from joints with detected foot contacts, so ground truth and generated
-motion go through exactly the same path. The evaluator expects the frame rate it was trained at
+Features are always computed from joints, so ground truth and generated motion go through exactly the
+same path. The evaluator expects the frame rate it was trained at
 (model.fps); resample other data first.
 """
 from __future__ import annotations
@@ -27,19 +35,35 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import EvalConfig, TextConfig
-from ..data.features import N_FEATURES, joints_to_features
+from ..data.features import velocities
 from ..text import build_text_encoder
 
 LOGIT_SCALE_MAX = 100.0  # cap of the learned inverse temperature (as in CLIP)
+N_EVAL_FEATURES = 132   # per person and frame: 22 positions and 22 velocities
 
 
-def motion_features(joints, fps: float) -> np.ndarray:
-    """Raw evaluator input for one sample: joints (2, T, 22, 3) -> features (T, 2, 262) float32."""
+def motion_features(joints) -> np.ndarray:
+    """Raw evaluator input for one sample: joints (2, T, 22, 3) -> (T, 2, 132) float32 [positions, velocities].
+
+    Velocities are per frame, so the evaluator is tied to its training frame rate (checked in embed_joints).
+    """
     j = np.asarray(joints, dtype=np.float32)
     if j.ndim != 4 or j.shape[0] != 2 or j.shape[2:] != (22, 3):
         raise ValueError(f"joints must have shape (2, T, 22, 3), got {j.shape}")
-    feats = joints_to_features(j, None, fps=fps)  # (2, T, 262), contacts detected
-    return np.ascontiguousarray(feats.transpose(1, 0, 2)).astype(np.float32)
+    feats = np.concatenate([j.reshape(2, -1, 66), velocities(j).reshape(2, -1, 66)], axis=-1)  # (2, T, 132)
+    return np.ascontiguousarray(feats.transpose(1, 0, 2))
+
+
+def perturb_joints(joints: np.ndarray, rng: np.random.Generator, iid_cm: float = 2.0, smooth_cm: float = 5.0,
+                   smooth_frames: int = 9) -> np.ndarray:
+    """Joints (2, T, 22, 3) plus noise: white noise of std U(0, iid_cm) cm per joint and frame, and
+    slowly varying noise (a moving average over `smooth_frames`) of std U(0, smooth_cm) cm."""
+    j = np.asarray(joints, dtype=np.float32)
+    white = rng.normal(size=j.shape) * rng.uniform(0, iid_cm / 100)
+    raw = rng.normal(size=(j.shape[0], j.shape[1] + smooth_frames, *j.shape[2:]))
+    csum = np.cumsum(raw, axis=1)
+    slow = (csum[:, smooth_frames:] - csum[:, :-smooth_frames]) / np.sqrt(smooth_frames)  # (2, T, 22, 3), std 1
+    return (j + white + slow * rng.uniform(0, smooth_cm / 100)).astype(np.float32)
 
 
 def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
@@ -63,9 +87,9 @@ class Evaluator(nn.Module):
         self.cfg, self.classes, self.fps = cfg, list(classes), float(fps)
         self.text_cfg = TextConfig(encoder="scratch", dim=cfg.width, adapter_layers=cfg.text_layers,
                                    max_words=max_words)
-        self.register_buffer("feat_mean", torch.zeros(N_FEATURES))  # normaliser of the evaluator's input
-        self.register_buffer("feat_std", torch.ones(N_FEATURES))
-        self.in_proj = nn.Linear(2 * N_FEATURES, cfg.width)
+        self.register_buffer("feat_mean", torch.zeros(N_EVAL_FEATURES))  # normaliser of the evaluator's input
+        self.register_buffer("feat_std", torch.ones(N_EVAL_FEATURES))
+        self.in_proj = nn.Linear(2 * N_EVAL_FEATURES, cfg.width)
         layer = nn.TransformerEncoderLayer(cfg.width, cfg.heads, dim_feedforward=2 * cfg.width, dropout=0.1,
                                            batch_first=True, norm_first=True)
         self.motion_encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
@@ -80,7 +104,7 @@ class Evaluator(nn.Module):
         return self.feat_mean.device
 
     def set_normalizer(self, mean, std) -> None:
-        """Store the feature statistics (262,) used to normalise every input."""
+        """Store the feature statistics (132,) used to normalise every input."""
         self.feat_mean.copy_(torch.as_tensor(np.asarray(mean), dtype=torch.float32))
         self.feat_std.copy_(torch.as_tensor(np.asarray(std), dtype=torch.float32))
 
@@ -92,15 +116,15 @@ class Evaluator(nn.Module):
         return (x * valid[..., None]).sum(1) / valid.sum(1, keepdim=True)  # (B, W)
 
     def encode_motion(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Raw (unnormalised) features (B, T, 2, 262) and valid lengths (B,) -> unit embeddings (B, dim)."""
-        if features.ndim != 4 or features.shape[2:] != (2, N_FEATURES):
-            raise ValueError(f"features must have shape (B, T, 2, {N_FEATURES}), got {tuple(features.shape)}")
+        """Raw (unnormalised) features (B, T, 2, 132) and valid lengths (B,) -> unit embeddings (B, dim)."""
+        if features.ndim != 4 or features.shape[2:] != (2, N_EVAL_FEATURES):
+            raise ValueError(f"features must have shape (B, T, 2, {N_EVAL_FEATURES}), got {tuple(features.shape)}")
         lengths = torch.as_tensor(lengths, device=features.device)
         if lengths.shape != features.shape[:1] or (lengths < 1).any() or (lengths > features.shape[1]).any():
             raise ValueError(f"lengths must be (B,) in 1..T={features.shape[1]}, got {lengths.tolist()}")
-        x = (features - self.feat_mean) / self.feat_std  # (B, T, 2, 262)
+        x = (features - self.feat_mean) / self.feat_std  # (B, T, 2, 132)
         valid = torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None]  # (B, T)
-        a, b = x[:, :, 0], x[:, :, 1]  # (B, T, 262) each
+        a, b = x[:, :, 0], x[:, :, 1]  # (B, T, 132) each
         pooled = self._person_stream(a, b, valid) + self._person_stream(b, a, valid)  # (B, W)
         return F.normalize(self.motion_out(pooled), dim=-1)  # (B, dim)
 
@@ -147,12 +171,12 @@ def embed_joints(model: Evaluator, joints_list, fps: float, batch_size: int = 64
     if abs(fps - model.fps) > 1e-6:
         raise ValueError(f"the evaluator was trained at {model.fps} fps, got motion at {fps} fps; resample")
     model.eval()
-    feats = [motion_features(j, fps)[:max_frames] for j in joints_list]
+    feats = [motion_features(j)[:max_frames] for j in joints_list]
     out = []
     for start in range(0, len(feats), batch_size):
         chunk = feats[start:start + batch_size]
         lengths = torch.tensor([len(f) for f in chunk])
-        padded = torch.zeros(len(chunk), int(lengths.max()), 2, N_FEATURES)  # (B, T, 2, 262)
+        padded = torch.zeros(len(chunk), int(lengths.max()), 2, N_EVAL_FEATURES)  # (B, T, 2, 132)
         for i, f in enumerate(chunk):
             padded[i, : len(f)] = torch.from_numpy(f)
         out.append(model.encode_motion(padded.to(model.device), lengths.to(model.device)).cpu())
@@ -175,10 +199,10 @@ def build_evaluator(extra: dict) -> Evaluator:
 
 def load_evaluator(path: str | Path, device: str = "cpu") -> Evaluator:
     """Rebuild a trained evaluator from an 'evaluator' checkpoint (train.fit layout), in eval mode."""
-    from ..utils import load_checkpoint
+    from ..utils import load_checkpoint, load_weights
     ckpt = load_checkpoint(path, kind="evaluator")
     model = build_evaluator(ckpt["extra"])
-    model.load_state_dict(ckpt["model"])
+    load_weights(model, ckpt["model"], path)
     return model.to(device).eval()
 
 

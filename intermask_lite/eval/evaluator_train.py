@@ -13,41 +13,54 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..config import Preset, get_preset
-from ..data.features import Normalizer
 from ..text import build_vocab
 from . import metrics
-from .evaluator import Evaluator, embed_joints, embed_texts, evaluator_loss, motion_features
+from .evaluator import (N_EVAL_FEATURES, Evaluator, embed_joints, embed_texts, evaluator_loss,
+                        motion_features, perturb_joints)
 
 
 class EvaluatorDataset(Dataset):
-    """(features (max_frames, 2, 262) raw and zero-padded, length, random caption, class index) per clip.
+    """(features (max_frames, 2, 132) raw and zero-padded, length, random caption, class index) per clip.
 
-    Clips longer than max_frames give a random window when `random_crop`, else their first frames.
+    Clips longer than max_frames give a random window when `random_crop`, else their first frames. With
+    `noise_prob` > 0 that share of items is perturbed by evaluator.perturb_joints (a few centimetres).
     """
 
-    def __init__(self, clips, classes: list[str], max_frames: int, random_crop: bool = True):
+    def __init__(self, clips, classes: list[str], max_frames: int, random_crop: bool = True,
+                 noise_prob: float = 0.0):
         if not clips:
             raise ValueError("EvaluatorDataset needs at least one clip")
-        self.feats = [motion_features(c.joints, c.fps) for c in clips]  # each (T, 2, 262)
+        if not 0.0 <= noise_prob <= 1.0:
+            raise ValueError(f"noise_prob must lie in [0, 1], got {noise_prob}")
+        self.joints = [np.asarray(c.joints, dtype=np.float32) for c in clips]  # each (2, T, 22, 3)
         self.captions = [list(c.captions) for c in clips]
         index = {name: i for i, name in enumerate(classes)}
         self.labels = [index.get(c.label, -1) for c in clips]
-        self.max_frames, self.random_crop = max_frames, random_crop
+        self.max_frames, self.random_crop, self.noise_prob = max_frames, random_crop, noise_prob
 
     def __len__(self) -> int:
-        return len(self.feats)
+        return len(self.joints)
 
     def __getitem__(self, i: int) -> dict:
-        f = self.feats[i]
+        j = self.joints[i]
         start = 0
-        if len(f) > self.max_frames and self.random_crop:
-            start = int(torch.randint(0, len(f) - self.max_frames + 1, ()))
-        window = f[start:start + self.max_frames]
-        padded = np.zeros((self.max_frames, 2, f.shape[-1]), dtype=np.float32)
+        if j.shape[1] > self.max_frames and self.random_crop:
+            start = int(torch.randint(0, j.shape[1] - self.max_frames + 1, ()))
+        j = j[:, start:start + self.max_frames]
+        if self.noise_prob and float(torch.rand(())) < self.noise_prob:
+            j = perturb_joints(j, np.random.default_rng(int(torch.randint(0, 2**31, ()))))
+        window = motion_features(j)  # (T, 2, 132)
+        padded = np.zeros((self.max_frames, 2, window.shape[-1]), dtype=np.float32)
         padded[: len(window)] = window
         caption = self.captions[i][int(torch.randint(0, len(self.captions[i]), ()))]
         return {"features": torch.from_numpy(padded), "length": len(window), "caption": caption,
                 "label": self.labels[i]}
+
+
+def feature_stats(clips) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (132,) of the evaluator features over every frame and person; std floored at 1e-3."""
+    rows = np.concatenate([motion_features(c.joints).reshape(-1, N_EVAL_FEATURES) for c in clips])
+    return rows.mean(0), np.maximum(rows.std(0), 1e-3)
 
 
 def _default_clips(preset: Preset):
@@ -80,9 +93,8 @@ def train_evaluator(preset="lab", clips=None, out_dir=None, device="auto", val_c
         raise ValueError("all clips must share one frame rate; resample them first")
     all_captions = [t for c in clips for t in c.captions]
     model = Evaluator(preset.eval, classes, build_vocab(all_captions), preset.text.max_words, fps)
-    train_set = EvaluatorDataset(clips, classes, preset.data.max_frames)
-    norm = Normalizer.fit([f.reshape(-1, f.shape[-1]) for f in train_set.feats])
-    model.set_normalizer(norm.mean, norm.std)
+    train_set = EvaluatorDataset(clips, classes, preset.data.max_frames, noise_prob=preset.eval.noise_prob)
+    model.set_normalizer(*feature_stats(clips))
     cfg = preset.evaluator_train
     loader = DataLoader(train_set, batch_size=min(cfg.batch_size, len(train_set)), shuffle=True,
                         drop_last=True, num_workers=cfg.num_workers)

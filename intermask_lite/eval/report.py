@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..config import DECODE_STEPS, GUIDANCE
 from ..motion import Motion
 from . import metrics, physics
 from .evaluator import embed_joints, embed_texts
@@ -72,23 +73,26 @@ def _decode_joints(kit, texts, cols, seed, stream, steps, cfg, actor_ids=None) -
     """Generate (or, with actor_ids, react to) each prompt at its own length -> joints (2, 4*cols, 22, 3) each.
 
     Kit.generate / Kit.react take one length per call; the kit's decoder takes one per prompt, so test
-    clips of different lengths share a batch.
+    clips of different lengths share a batch. Prompts are batched in order of length (less padding: about
+    a fifth fewer decoded columns on the built-in test split) and returned in the given order.
     """
     from ..mask_transformer.generate import reaction_masks
-    out = []
-    for chunk, start in enumerate(range(0, len(texts), GEN_BATCH)):
-        c = cols[start:start + GEN_BATCH]
+    order = sorted(range(len(texts)), key=lambda i: cols[i])
+    out = [None] * len(texts)
+    for chunk, start in enumerate(range(0, len(order), GEN_BATCH)):
+        idx = order[start:start + GEN_BATCH]
+        c = [cols[i] for i in idx]
         n_cols = max(c)
         fixed = fixed_mask = None
         if actor_ids is not None:
-            ids_a = [actor_ids[i] for i in range(start, start + len(c))]
-            padded = torch.zeros(len(c), ids_a[0].shape[0], n_cols, dtype=torch.long)  # (B, R, C)
-            for b, ids in enumerate(ids_a):
-                padded[b, :, : ids.shape[-1]] = ids
+            padded = torch.zeros(len(idx), actor_ids[idx[0]].shape[0], n_cols, dtype=torch.long)  # (B, R, C)
+            for b, i in enumerate(idx):
+                padded[b, :, : actor_ids[i].shape[-1]] = actor_ids[i]
             fixed, fixed_mask = reaction_masks(padded)                  # (B, 2, R, C) each
-        ids = kit._decode(texts[start:start + GEN_BATCH], c, n_cols, _chunk_seed(seed, stream, chunk), steps, cfg,
+        ids = kit._decode([texts[i] for i in idx], c, n_cols, _chunk_seed(seed, stream, chunk), steps, cfg,
                           None, 1.0, fixed=fixed, fixed_mask=fixed_mask)  # (B, 2, R, C)
-        out.extend(kit.detokenize(ids[b], c[b]) for b in range(len(c)))
+        for b, i in enumerate(idx):
+            out[i] = kit.detokenize(ids[b], c[b])
     return out
 
 
@@ -125,15 +129,15 @@ def _summarise(per_rep: list[dict], keys: list[str]) -> dict:
     return out
 
 
-def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, pools=None, steps: int = 10,
-             cfg: float = 2.0, mm_prompts: int | None = None, reaction: bool = True, progress: bool = True) -> dict:
+def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, pools=None, steps: int = DECODE_STEPS,
+             cfg: float = GUIDANCE, mm_prompts: int | None = None, reaction: bool = True, progress: bool = True) -> dict:
     """Evaluate a Kit against ground truth; returns a JSON-ready dict (see the module docstring).
 
     clips: test clips (default: the built-in test split of kit.preset); replications: default
     preset.eval.replications; pools: R-precision pool sizes (default preset.eval.pools; pools larger than
     the number of clips are skipped with a note); steps, cfg: decoding steps and guidance scale;
-    mm_prompts: prompts used for MultiModality (default min(32, clips)), each sampled preset.eval.mm_samples
-    times; reaction: also evaluate reaction generation.
+    mm_prompts: prompts used for MultiModality (default preset.eval.mm_prompts, at most the number of clips),
+    each sampled preset.eval.mm_samples times; reaction: also evaluate reaction generation.
     """
     if kit.evaluator is None:
         raise ValueError("evaluate needs the kit's evaluator: load it with load_pretrained(..., evaluator=True)")
@@ -148,7 +152,7 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
     pools = list(ecfg.pools if pools is None else pools)
     used = [p for p in pools if p <= n]
     notes = [f"R-precision pool {p} skipped: only {n} clips" for p in pools if p > n]
-    mm_prompts = min(32, n) if mm_prompts is None else min(int(mm_prompts), n)
+    mm_prompts = min(ecfg.mm_prompts if mm_prompts is None else int(mm_prompts), n)
     mm_samples = max(2, ecfg.mm_samples)
     keys = metric_keys(used)
     known, class_ids = _class_ids(ev, data["labels"])

@@ -17,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from ..config import DECODE_STEPS, GUIDANCE
 from .model import InterMTransformer, forward_with_cfg
 from .tools import get_schedule, lengths_to_valid, sample_logits, top_k_filter
 
@@ -112,8 +113,8 @@ def _check_fixed(fixed, fixed_mask, shape):
 
 
 @torch.no_grad()
-def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, steps: int = 10,
-           schedule: str | Callable[[float], float] = "cosine", cond_scale: float = 2.0,
+def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, steps: int = DECODE_STEPS,
+           schedule: str | Callable[[float], float] = "cosine", cond_scale: float = GUIDANCE,
            top_k: int | float | None = None, temperature: float = 1.0,
            generator: torch.Generator | None = None, fixed: torch.Tensor | None = None,
            fixed_mask: torch.Tensor | None = None, trace: bool = False):

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..config import Preset, TransformerConfig, get_preset
 from ..text import build_text_encoder
-from ..utils import get_device, load_checkpoint, seed_everything
+from ..utils import get_device, load_checkpoint, load_weights, seed_everything
 from .model import InterMTransformer
 from .tools import bert_corrupt, get_schedule, random_mask_by_ratio
 
@@ -189,10 +189,6 @@ def load_transformer(path: str | Path):
         raise ValueError(f"{path} lacks {sorted(missing)} in its 'extra' entry; retrain with train_transformer")
     preset = Preset.from_dict(extra["preset"])
     model = build_transformer(preset, int(extra["nb_code"]), vocab=extra["vocab"])
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as err:
-        raise ValueError(f"{path} does not match the transformer built from its own config "
-                         f"(written by another version of the code?): {str(err).splitlines()[0]}") from err
+    load_weights(model, ckpt["model"], path)
     model.eval()
     return model, model.text_encoder

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from .. import config as config_mod
 from ..train import fit, unwrap
-from ..utils import load_checkpoint
+from ..utils import load_checkpoint, load_weights
 from .losses import reconstruction_losses
 from .model import MotionTokenizer
 
@@ -131,13 +131,7 @@ def load_tokenizer(path, cfg=None, device="cpu") -> MotionTokenizer:
         raise ValueError(f"{path} was trained with another tokenizer config; differing fields "
                          f"(given, stored): {diff}")
     model = MotionTokenizer(stored, ckpt["extra"].get("normalizer"))
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in ckpt["model"].items()}
-    if expected != found:
-        bad = sorted(set(expected.items()) ^ set(found.items()))[:4]
-        raise ValueError(f"{path}: weights do not fit the stored config (first differences: {bad}); "
-                         "the checkpoint comes from another version of the code")
-    model.load_state_dict(ckpt["model"])
+    load_weights(model, ckpt["model"], path)
     return model.to(device).eval()
 
 
