@@ -54,16 +54,21 @@ def motion_features(joints) -> np.ndarray:
     return np.ascontiguousarray(feats.transpose(1, 0, 2))
 
 
+def slow_noise(shape, rng: np.random.Generator, frames: int = 9) -> np.ndarray:
+    """Noise of std 1 that varies slowly along axis 1 (a moving average over `frames`): shape (P, T, ...)."""
+    raw = rng.normal(size=(shape[0], shape[1] + frames, *shape[2:]))
+    csum = np.cumsum(raw, axis=1)
+    return (csum[:, frames:] - csum[:, :-frames]) / np.sqrt(frames)
+
+
 def perturb_joints(joints: np.ndarray, rng: np.random.Generator, iid_cm: float = 2.0, smooth_cm: float = 5.0,
                    smooth_frames: int = 9) -> np.ndarray:
     """Joints (2, T, 22, 3) plus noise: white noise of std U(0, iid_cm) cm per joint and frame, and
-    slowly varying noise (a moving average over `smooth_frames`) of std U(0, smooth_cm) cm."""
+    slowly varying noise (slow_noise over `smooth_frames`) of std U(0, smooth_cm) cm."""
     j = np.asarray(joints, dtype=np.float32)
     white = rng.normal(size=j.shape) * rng.uniform(0, iid_cm / 100)
-    raw = rng.normal(size=(j.shape[0], j.shape[1] + smooth_frames, *j.shape[2:]))
-    csum = np.cumsum(raw, axis=1)
-    slow = (csum[:, smooth_frames:] - csum[:, :-smooth_frames]) / np.sqrt(smooth_frames)  # (2, T, 22, 3), std 1
-    return (j + white + slow * rng.uniform(0, smooth_cm / 100)).astype(np.float32)
+    slow = slow_noise(j.shape, rng, smooth_frames) * rng.uniform(0, smooth_cm / 100)
+    return (j + white + slow).astype(np.float32)
 
 
 def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
