@@ -15,6 +15,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from intermask_lite.config import get_preset
 from intermask_lite.data.synthetic import load_split
 from intermask_lite.eval.evaluator import load_evaluator, slow_noise
 from intermask_lite.eval.evaluator_train import retrieval_scores
@@ -45,7 +46,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     path = args.evaluator or checkpoint_path("evaluator", "lab")
     model = load_evaluator(path)
-    test = load_split("test", 2000, 0)
+    data = get_preset("lab").data
+    test = load_split("test", data.n_clips, data.seed)
     rng = np.random.default_rng(args.seed)
     print(f"evaluator: {path}; {len(test)} test clips, pool 32")
     print(f"{'input':<12} {'R@3':>6} {'class acc':>9}")
