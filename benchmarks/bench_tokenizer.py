@@ -16,6 +16,7 @@ import torch
 
 from intermask_lite.config import get_preset
 from intermask_lite.data.synthetic import load_split
+from intermask_lite.viz.token_plots import class_errors_mm
 from intermask_lite.vq.pipeline import evaluate_tokenizer, train_tokenizer
 
 TARGETS = {"mpjpe_mm": 30.0, "usage": 0.80, "minutes": 5.0}
@@ -40,7 +41,8 @@ def run(preset_name: str, kind: str, steps: int | None, progress: bool, device: 
     scores = evaluate_tokenizer(model, test)
     return {"kind": kind, "params": model.n_params(), "nb_code": model.cfg.nb_code,
             "steps": len(history["loss"]), "steps_per_s": len(history["loss"]) / train_s,
-            "train_min": train_s / 60, "total_min": total / 60, "peak_mb": peak_rss_mb(), **scores}
+            "train_min": train_s / 60, "total_min": total / 60, "peak_mb": peak_rss_mb(),
+            "by_class": class_errors_mm(model, test), **scores}
 
 
 def main() -> None:
@@ -63,6 +65,10 @@ def main() -> None:
               f"{r['train_min']:>9.2f} {r['total_min']:>9.2f} {r['peak_mb']:>8.0f} {r['mpjpe_mm']:>8.1f} "
               f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5}")
     print("peak MB: process (or GPU) peak so far, runs are sequential; total min includes data preparation")
+    for r in rows:
+        worst = sorted(r["by_class"].items(), key=lambda kv: -kv[1].mean())
+        print(f"{r['kind']} MPJPE per class, person A/B (mm): "
+              + ", ".join(f"{label} {a:.0f}/{b:.0f}" for label, (a, b) in worst))
     first = rows[0]
     if first["kind"] == "2d":
         print(f"target MPJPE <= {TARGETS['mpjpe_mm']} mm: {'met' if first['mpjpe_mm'] <= TARGETS['mpjpe_mm'] else 'MISSED'}")

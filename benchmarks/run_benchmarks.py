@@ -72,7 +72,7 @@ def tokenizer_step(preset, device, n_steps: int) -> tuple[float, str]:
     from intermask_lite.vq.pipeline import vq_loss
     clips = load_split("train", preset.data.n_clips, preset.data.seed)[:64]
     normalizer = make_normalizer(clips)
-    windows = VQWindowDataset(clips, normalizer, preset.data.window)
+    windows = VQWindowDataset(clips, normalizer, preset.data.window, context=preset.data.max_frames)
     batch = preset.vq_train.batch_size
     idx = torch.randint(0, len(windows), (n_steps + 2, batch))
     batches = [torch.stack([windows[int(i)] for i in row]) for row in idx]  # each (B, 12, 22, W)

@@ -49,7 +49,7 @@ def main() -> None:
     train = load_split("train", base.data.n_clips, base.data.seed, )
     test = load_split("test", base.data.n_clips, base.data.seed)
     normalizer = make_normalizer(train)
-    windows = VQWindowDataset(train, normalizer, base.data.window)
+    windows = VQWindowDataset(train, normalizer, base.data.window, context=base.data.max_frames)
     print(f"data: {len(train)} train clips, {len(windows)} windows, {len(test)} test clips "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
 

@@ -48,6 +48,27 @@ def test_vq_mirror_aug_doubles_and_mirrors(clips, norm):
     assert np.allclose(pos[0, 1], -pos_plain[0, 2], atol=1e-4)  # left hip x = - right hip x
 
 
+def test_vq_context_keeps_whole_clip_coordinates(clips, norm):
+    # clip 2 (52 frames) fits in context=60: every window is the matching slice of the whole canonical clip
+    ds = D.VQWindowDataset(clips[2:], norm, window=32, stride=8, context=60)
+    canonical = F.joints_to_features(F.canonicalize(clips[2].joints), fps=20)
+    whole = F.features_to_grid(norm.normalize(canonical))                 # (2, 12, 22, 52)
+    start = ds.items[3][2]
+    assert ds.items[3][:2] == (0, 0) and start == 20
+    window = ds[3].numpy()                                                # (12, 22, 32)
+    assert np.allclose(window[:3], whole[0, :3, :, start:start + 32], atol=1e-4)  # positions
+    assert not np.allclose(window[:3], D.VQWindowDataset(clips[2:], norm, window=32, stride=8)[3].numpy()[:3],
+                           atol=1e-2)  # a window canonicalised at its own start sits elsewhere
+    # a clip longer than the context: the anchor lies in a context-long crop that holds the window
+    short = D.VQWindowDataset(clips[2:], norm, window=32, stride=8, context=40)
+    for _, _, start in short.items:
+        first, stop = short.outer_crop(0, start)
+        assert stop - first == 40 and first <= start and start + 32 <= stop <= 52
+        assert (first, stop) == short.outer_crop(0, start)                # fixed per item
+    with pytest.raises(ValueError, match="context .* must be at least the window"):
+        D.VQWindowDataset(clips, norm, window=32, context=16)
+
+
 def test_vq_errors(clips, norm):
     with pytest.raises(ValueError, match="multiple of 4"):
         D.VQWindowDataset(clips, norm, window=30)

@@ -88,6 +88,30 @@ def test_joint_errors_over_clips_average_to_the_library_mpjpe():
         tp.joint_errors_mm(model, [])
 
 
+def test_class_errors_weight_clips_by_frames_and_bars_sort_by_mean():
+    from intermask_lite.data.synthetic import make_clip
+    from intermask_lite.vq.pipeline import evaluate_tokenizer
+
+    torch.manual_seed(0)
+    model = MotionTokenizer(VQConfig(nb_code=NB_CODE, code_dim=8, width=8, depth=1)).eval()
+    rng = np.random.default_rng(0)
+    clips = [make_clip("handshake", rng), make_clip("bow", rng), make_clip("handshake", rng)]
+    errors = tp.class_errors_mm(model, clips)
+    assert list(errors) == ["handshake", "bow"] and all(v.shape == (2,) for v in errors.values())
+    alone = tp.class_errors_mm(model, clips[1:2])["bow"]
+    assert np.allclose(errors["bow"], alone)
+    frames = np.array([4 * (c.n_frames // 4) for c in clips])
+    overall = (errors["handshake"].mean() * (frames[0] + frames[2]) + errors["bow"].mean() * frames[1]) / frames.sum()
+    assert np.isclose(overall, evaluate_tokenizer(model, clips)["mpjpe_mm"], rtol=1e-4)
+    fig = tp.plot_class_errors({"far": np.array([90.0, 300.0]), "near": np.array([10.0, 20.0])})
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["near", "far"]
+    assert [b.get_height() for b in fig.axes[0].patches] == [10.0, 90.0, 20.0, 300.0]
+    with pytest.raises(ValueError, match="two values"):
+        tp.plot_class_errors({"x": np.ones(3)})
+    with pytest.raises(ValueError, match="at least one clip"):
+        tp.class_errors_mm(model, [])
+
+
 def test_receptive_field_shape_and_that_it_is_local_in_the_joint_axis(tiny):
     model, grid = tiny
     infl = tp.row_receptive_field(model, grid[:1])

@@ -1,10 +1,10 @@
 """Torch datasets: per-person windows for the tokenizer and paired clips for the transformer.
 
 Both work from a small per-clip cache (local 6D rotations and foot contacts, computed once with batched
-inverse kinematics). A crop is re-canonicalised (A at the origin facing +Z) before its features are
-built, so windows look like the starts of clips the transformer sees. Rotations of joints 1..21 do not
-change under canonicalisation, and mirroring maps them exactly (features.mirror_rot6d), so no item needs
-inverse kinematics again.
+inverse kinematics). A crop is canonicalised (A at the origin facing +Z at its first frame) before its
+features are built; a tokenizer window can keep the coordinates it has inside a transformer-sized crop.
+Rotations of joints 1..21 do not change under canonicalisation, and mirroring maps them exactly
+(features.mirror_rot6d), so no item needs inverse kinematics again.
 """
 from __future__ import annotations
 
@@ -42,10 +42,17 @@ def make_normalizer(clips) -> F.Normalizer:
     return F.Normalizer.fit(feats)
 
 
-def _crop_features(joints2, rot6d2, contacts2, start, length, mirrored=False, swapped=False):
-    """(2, length, 262) float32 features of a crop, canonicalised, optionally mirrored and/or people swapped."""
+def _crop_features(joints2, rot6d2, contacts2, start, length, mirrored=False, swapped=False, outer=None):
+    """(2, length, 262) float32 features of a crop, optionally mirrored and/or people swapped.
+
+    The crop is canonicalised on its own, or, given outer=(first, stop) around it, in the coordinates it
+    has inside the canonicalised longer crop joints2[:, first:stop].
+    """
     stop = start + length
-    joints = F.canonicalize(joints2[:, start:stop])
+    first, outer_stop = (start, stop) if outer is None else outer
+    if not (first <= start and stop <= outer_stop):
+        raise ValueError(f"outer crop {outer} does not hold the crop [{start}, {stop})")
+    joints = F.canonicalize(joints2[:, first:outer_stop])[:, start - first:stop - first]
     rot, contacts = rot6d2[:, start:stop], contacts2[:, start:stop]
     if mirrored:
         joints, rot, contacts = F.mirror(joints), F.mirror_rot6d(rot), contacts[..., _MIRROR_CONTACTS]
@@ -61,17 +68,24 @@ class VQWindowDataset(Dataset):
     last frame is always included. Clips shorter than `window` are skipped (never padded: padding would
     teach the tokenizer frozen motion); their number is in `n_skipped` and a warning says so.
     mirror_aug doubles the items deterministically: the second half are the mirrored windows.
+    context: frames the transformer sees at once (DataConfig.max_frames). A window is canonicalised at the
+    start of a context-long crop that holds it (the clip's first frame when the clip fits in `context`; for
+    longer clips a start drawn per item with a fixed seed), so windows carry the positions the tokenizer
+    must encode in the middle and at the end of a whole clip. None canonicalises each window at its own
+    first frame, and windows then never show the people far from where a clip starts.
     """
 
     def __init__(self, clips, normalizer: F.Normalizer, window: int = 64, stride: int | None = None,
-                 mirror_aug: bool = False):
+                 mirror_aug: bool = False, context: int | None = None):
         if window < 4 or window % 4:
             raise ValueError(f"window must be a positive multiple of 4 frames, got {window}")
+        if context is not None and context < window:
+            raise ValueError(f"context ({context} frames) must be at least the window ({window} frames)")
         self.clips, self.normalizer, self.window = list(clips), normalizer, window
         self.stride = 4 if stride is None else int(stride)
         if self.stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
-        self.mirror_aug = mirror_aug
+        self.mirror_aug, self.context = mirror_aug, context
         long_enough = [i for i, c in enumerate(self.clips) if c.n_frames >= window]
         self.n_skipped = len(self.clips) - len(long_enough)
         if not long_enough:
@@ -91,11 +105,22 @@ class VQWindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items) * (2 if self.mirror_aug else 1)
 
+    def outer_crop(self, clip_index: int, start: int) -> tuple[int, int]:
+        """(first, stop) frames of the crop in whose coordinates the window at `start` is given (see `context`)."""
+        if self.context is None:
+            return start, start + self.window
+        n_frames = self.clips[clip_index].n_frames
+        lo = max(0, start + self.window - self.context)     # earliest crop start that still holds the window
+        hi = min(start, max(0, n_frames - self.context))    # latest crop start that fits in the clip
+        first = int(np.random.default_rng([clip_index, start]).integers(lo, hi + 1)) if hi > lo else lo
+        return first, min(n_frames, first + self.context)
+
     def __getitem__(self, index: int) -> torch.Tensor:
         clip_index, person, start = self.items[index % len(self.items)]
         mirrored = index >= len(self.items)
         rot, contacts = self._cache[clip_index]
-        feats = _crop_features(self.clips[clip_index].joints, rot, contacts, start, self.window, mirrored)
+        feats = _crop_features(self.clips[clip_index].joints, rot, contacts, start, self.window, mirrored,
+                               outer=self.outer_crop(clip_index, start))
         grid = F.features_to_grid(self.normalizer.normalize(feats[person]))  # (12, 22, window)
         return torch.from_numpy(np.ascontiguousarray(grid, dtype=np.float32))
 

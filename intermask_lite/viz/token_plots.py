@@ -4,6 +4,7 @@ each token row, training curves and the effect of editing one token.
     fig = plot_token_maps(tokens, nb_code, fps=20)          # (P, R, C) token ids, one heat map per person
     fig = plot_codebook_usage(tokens, nb_code)              # how often each code is used; dead codes
     fig = plot_joint_errors({"2D": err2d, "1D": err1d})     # (22,) errors in mm per joint, grouped bars
+    fig = plot_class_errors(class_errors_mm(model, clips))  # error per interaction class and person
     fig = plot_receptive_field(row_receptive_field(model, grid))  # which joints feed which token row
     fig = plot_training_curves(history)                     # loss, val MPJPE, perplexity, usage, dead codes
     fig = plot_displacement(disp_mm, fps, col=3)            # (T, 22) joint displacement after a token edit
@@ -132,6 +133,47 @@ def plot_joint_errors(errors, title: str = ""):
     ax.set_ylabel("mean error (mm)")
     ax.legend(fontsize=8)
     ax.set_title(title or "reconstruction error per joint", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def class_errors_mm(model, clips) -> dict[str, np.ndarray]:
+    """Mean position error through the tokens and back per clip label, in mm: {label: (2,) for A, B}.
+
+    Frame-weighted over the clips of each label; labels in order of first appearance.
+    """
+    from ..vq.pipeline import clip_grids
+    if not clips:
+        raise ValueError("class_errors_mm needs at least one clip")
+    sums, frames = {}, {}
+    for clip in clips:
+        grid = clip_grids(model, clip).to(model.grid_mean.device)                       # (2, 12, 22, T)
+        recon = model.reconstruct(grid)                                                 # (2, 12, 22, T)
+        err = (model.grid_to_joints(recon) - model.grid_to_joints(grid)).norm(dim=-1)  # (2, T, 22)
+        label = clip.label or "(no label)"
+        sums[label] = sums.get(label, 0.0) + err.sum(dim=(1, 2)).cpu().numpy()         # (2,)
+        frames[label] = frames.get(label, 0) + err.shape[1] * err.shape[2]
+    return {label: sums[label] / frames[label] * 1000.0 for label in sums}
+
+
+def plot_class_errors(errors: dict, title: str = ""):
+    """Bars of {label: (2,) errors in mm for persons A and B}, classes sorted by their mean error."""
+    for label, v in errors.items():
+        if np.shape(v) != (2,):
+            raise ValueError(f"errors[{label!r}] must hold two values (person A, person B), got shape {np.shape(v)}")
+    if not errors:
+        raise ValueError("plot_class_errors needs at least one class")
+    labels = sorted(errors, key=lambda k: float(np.mean(errors[k])))
+    values = np.array([errors[k] for k in labels], dtype=float)                        # (n_labels, 2)
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    x = np.arange(len(labels))
+    for person, name in enumerate(("person A", "person B")):
+        ax.bar(x + (person - 0.5) * 0.4, values[:, person], 0.4, label=name)
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("mean error (mm)")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "reconstruction error per interaction class", fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -100,11 +100,12 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
         val_clips = val_clips or load_split("val", cfg.data.n_clips, cfg.data.seed)
     val_clips = val_clips or clips
     normalizer = make_normalizer(clips)
-    train_set = VQWindowDataset(clips, normalizer, cfg.data.window)
+    windows = dict(window=cfg.data.window, context=cfg.data.max_frames)
+    train_set = VQWindowDataset(clips, normalizer, **windows)
     tc = cfg.vq_train
     loader = DataLoader(train_set, batch_size=tc.batch_size, shuffle=True, drop_last=len(train_set) >= tc.batch_size,
                         num_workers=tc.num_workers)
-    val_grids = _fixed_windows(VQWindowDataset(val_clips, normalizer, cfg.data.window), VAL_WINDOWS, seed)
+    val_grids = _fixed_windows(VQWindowDataset(val_clips, normalizer, **windows), VAL_WINDOWS, seed)
     model = MotionTokenizer(cfg.vq, normalizer)
 
     def val_fn(tok, dev):
