@@ -16,11 +16,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from intermask_lite.config import get_preset
-from intermask_lite.data.datasets import VQWindowDataset, make_normalizer
+from intermask_lite.data.datasets import make_normalizer
 from intermask_lite.data.synthetic import load_split
 from intermask_lite.train import fit
 from intermask_lite.vq.model import MotionTokenizer
-from intermask_lite.vq.pipeline import evaluate_tokenizer, vq_loss
+from intermask_lite.vq.pipeline import evaluate_tokenizer, vq_loss, window_dataset
 
 # name: (VQConfig changes, TrainConfig changes) on top of the lab preset
 CONFIGS = {
@@ -49,7 +49,7 @@ def main() -> None:
     train = load_split("train", base.data.n_clips, base.data.seed, )
     test = load_split("test", base.data.n_clips, base.data.seed)
     normalizer = make_normalizer(train)
-    windows = VQWindowDataset(train, normalizer, base.data.window, context=base.data.max_frames)
+    windows = window_dataset(train, normalizer, base)
     print(f"data: {len(train)} train clips, {len(windows)} windows, {len(test)} test clips "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
 

@@ -144,7 +144,7 @@ def run(args) -> int:
         section = TRAIN_SECTION[args.what]
         if args.steps:
             preset = replace(preset, **{section: replace(getattr(preset, section), steps=args.steps)})
-        load_or_train(args.what, preset, args.artifacts_dir, args.device)
+        load_or_train(args.what, preset, args.artifacts_dir, args.device, shipped=False, seed=args.seed)
         print(f"checkpoints in {Path(args.artifacts_dir) / preset.name}")
         return 0
     if args.command == "evaluate":

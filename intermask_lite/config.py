@@ -23,6 +23,7 @@ class DataConfig:
     fps: int = 20                # frames per second of the built-in data
     window: int = 64             # tokenizer training window in frames (multiple of 4)
     max_frames: int = 120        # longest clip fed to the transformer (6 s at 20 fps)
+    vq_clip_frame: bool = False  # tokenizer windows keep their clip's coordinates (see VQWindowDataset.context)
 
 
 @dataclass
@@ -167,7 +168,7 @@ def paper() -> Preset:
     """The paper's sizes, for a GPU."""
     return Preset(
         name="paper",
-        data=DataConfig(n_clips=8000, window=64, max_frames=120),
+        data=DataConfig(n_clips=8000, window=64, max_frames=120, vq_clip_frame=True),
         vq=VQConfig(nb_code=1024, code_dim=512, width=512, depth=2, w_pos=1.0, w_vel=100.0, w_bone=5.0,
                     w_geo=0.01, w_foot=500.0, w_commit=0.02),
         vq_train=TrainConfig(steps=50000, batch_size=256, lr=2e-4, warmup=1000, eval_every=2000, num_workers=4,

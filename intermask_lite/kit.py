@@ -62,10 +62,10 @@ def unfinished_step(kind: str, preset, artifacts_dir) -> int | None:
 
 
 def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenizer=None, progress=True,
-                  shipped: bool = True):
+                  shipped: bool = True, seed: int = 0):
     """Load `kind` ("vq", "transformer", "evaluator") for `preset`, training it into artifacts_dir if absent.
 
-    shipped=False ignores the shipped checkpoints (to rebuild them).
+    shipped=False ignores the shipped checkpoints (to train or rebuild them); seed seeds any training.
     An interrupted run in artifacts_dir is resumed from its last checkpoint. The transformer needs the
     tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
     Returns the model in eval mode on `device`.
@@ -84,15 +84,16 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
         print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))
     if kind == "vq":
         from .vq.pipeline import train_tokenizer
-        model, _ = train_tokenizer(preset, out_dir=out_dir, device=device, progress=progress)
+        model, _ = train_tokenizer(preset, out_dir=out_dir, device=device, progress=progress, seed=seed)
     elif kind == "transformer":
         from .mask_transformer.training import train_transformer
         tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress,
-                                               shipped=shipped)
-        model, _, _ = train_transformer(preset, tokenizer, out_dir=out_dir, device=device, progress=progress)
+                                               shipped=shipped, seed=seed)
+        model, _, _ = train_transformer(preset, tokenizer, out_dir=out_dir, device=device, progress=progress,
+                                        seed=seed)
     else:
         from .eval.evaluator_train import train_evaluator
-        model, _ = train_evaluator(preset, out_dir=out_dir, device=device, progress=progress)
+        model, _ = train_evaluator(preset, out_dir=out_dir, device=device, progress=progress, seed=seed)
     return model.to(dev).eval()
 
 

@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from intermask_lite import cli
 from intermask_lite.data.synthetic import load_split
@@ -41,6 +42,19 @@ def test_react_from_npz_keeps_the_actor(smoke_artifacts, tmp_path):
     assert code == 0
     out = Motion.load(tmp_path / "out" / "sample_00.npz")
     assert out.n_people == 2 and out.n_frames <= actor.n_frames and np.isfinite(out.joints).all()
+
+
+def test_train_trains_even_where_a_checkpoint_is_shipped(smoke_artifacts, tmp_path, monkeypatch):
+    from intermask_lite import kit
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "smoke_vq.pt").write_bytes((smoke_artifacts / "smoke" / "vq_best.pt").read_bytes())
+    monkeypatch.setattr(kit, "SHIPPED_DIR", shipped)
+    assert kit.checkpoint_path("vq", "smoke", tmp_path / "work") == shipped / "smoke_vq.pt"
+    code = cli.main(["train", "vq", "--preset", "smoke", "--artifacts-dir", str(tmp_path / "work"), "--steps", "2"])
+    assert code == 0
+    ckpt = torch.load(tmp_path / "work" / "smoke" / "vq_last.pt", weights_only=True)
+    assert ckpt["step"] == 2
 
 
 @pytest.mark.parametrize("args, message", [

@@ -129,3 +129,18 @@ def test_paired_errors(clips, norm):
         D.PairedClipDataset(clips, norm, caption="longest")
     with pytest.raises(ValueError, match="non-empty list"):
         D.make_normalizer([])
+
+
+def test_tokenizer_windows_follow_the_preset(clips, norm):
+    from dataclasses import replace
+
+    from intermask_lite.config import get_preset
+    from intermask_lite.vq.pipeline import window_dataset
+
+    cfg = get_preset("smoke")
+    with pytest.warns(UserWarning, match="skipped"):
+        plain = window_dataset(clips, norm, cfg)
+        in_clip = window_dataset(clips, norm, replace(cfg, data=replace(cfg.data, vq_clip_frame=True)))
+    assert plain.window == in_clip.window == cfg.data.window
+    assert plain.context is None and in_clip.context == cfg.data.max_frames
+    assert get_preset("paper").data.vq_clip_frame and not get_preset("lab").data.vq_clip_frame

@@ -82,6 +82,13 @@ def _fixed_windows(dataset, n: int, seed: int) -> torch.Tensor:
         return torch.stack([_grid_of(dataset[i]) for i in idx])        # (n, 12, 22, W)
 
 
+def window_dataset(clips, normalizer, cfg):
+    """The tokenizer's training windows of `clips` as the preset `cfg` (a config.Preset) asks for them."""
+    from ..data.datasets import VQWindowDataset
+    context = cfg.data.max_frames if cfg.data.vq_clip_frame else None
+    return VQWindowDataset(clips, normalizer, cfg.data.window, context=context)
+
+
 def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=None, progress=True,
                     val_clips=None, seed=0):
     """Train a tokenizer; returns (model at the last step, history).
@@ -90,7 +97,7 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
     size); val_clips: validation clips (default: the built-in "val" split, or `clips` when clips are given).
     kind: "2d" or "1d" overrides preset.vq.kind. out_dir: where vq_last.pt / vq_best.pt go (resumes from it).
     """
-    from ..data.datasets import VQWindowDataset, make_normalizer
+    from ..data.datasets import make_normalizer
     cfg = config_mod.get_preset(preset) if isinstance(preset, str) else preset
     if kind is not None:
         cfg = replace(cfg, vq=replace(cfg.vq, kind=kind))
@@ -100,12 +107,11 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
         val_clips = val_clips or load_split("val", cfg.data.n_clips, cfg.data.seed)
     val_clips = val_clips or clips
     normalizer = make_normalizer(clips)
-    windows = dict(window=cfg.data.window, context=cfg.data.max_frames)
-    train_set = VQWindowDataset(clips, normalizer, **windows)
+    train_set = window_dataset(clips, normalizer, cfg)
     tc = cfg.vq_train
     loader = DataLoader(train_set, batch_size=tc.batch_size, shuffle=True, drop_last=len(train_set) >= tc.batch_size,
                         num_workers=tc.num_workers)
-    val_grids = _fixed_windows(VQWindowDataset(val_clips, normalizer, **windows), VAL_WINDOWS, seed)
+    val_grids = _fixed_windows(window_dataset(val_clips, normalizer, cfg), VAL_WINDOWS, seed)
     model = MotionTokenizer(cfg.vq, normalizer)
 
     def val_fn(tok, dev):
@@ -136,4 +142,4 @@ def load_tokenizer(path, cfg=None, device="cpu") -> MotionTokenizer:
     return model.to(device).eval()
 
 
-__all__ = ["train_tokenizer", "evaluate_tokenizer", "load_tokenizer", "vq_loss", "clip_grids"]
+__all__ = ["train_tokenizer", "window_dataset", "evaluate_tokenizer", "load_tokenizer", "vq_loss", "clip_grids"]
