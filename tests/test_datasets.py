@@ -59,7 +59,7 @@ def test_vq_context_keeps_whole_clip_coordinates(clips, norm):
     assert np.allclose(window[:3], whole[0, :3, :, start:start + 32], atol=1e-4)  # positions
     assert not np.allclose(window[:3], D.VQWindowDataset(clips[2:], norm, window=32, stride=8)[3].numpy()[:3],
                            atol=1e-2)  # a window canonicalised at its own start sits elsewhere
-    # a clip longer than the context: the anchor lies in a context-long crop that holds the window
+    # a clip longer than the context: each window lies in a context-long crop of the clip
     short = D.VQWindowDataset(clips[2:], norm, window=32, stride=8, context=40)
     for _, _, start in short.items:
         first, stop = short.outer_crop(0, start)

@@ -50,8 +50,6 @@ def _crop_features(joints2, rot6d2, contacts2, start, length, mirrored=False, sw
     """
     stop = start + length
     first, outer_stop = (start, stop) if outer is None else outer
-    if not (first <= start and stop <= outer_stop):
-        raise ValueError(f"outer crop {outer} does not hold the crop [{start}, {stop})")
     joints = F.canonicalize(joints2[:, first:outer_stop])[:, start - first:stop - first]
     rot, contacts = rot6d2[:, start:stop], contacts2[:, start:stop]
     if mirrored:

@@ -111,9 +111,7 @@ def joint_errors_mm(model, grids) -> np.ndarray:
         per_clip = [clip_grids(model, c) for c in grids]                               # each (2, 12, 22, T_i)
         return np.average([joint_errors_mm(model, g) for g in per_clip], axis=0,
                           weights=[g.shape[-1] for g in per_clip])
-    grids = grids.to(model.grid_mean.device)
-    recon = model.reconstruct(grids)                                                   # (B, 12, 22, T)
-    err = (model.grid_to_joints(recon) - model.grid_to_joints(grids)).norm(dim=-1)    # (B, T, 22)
+    err = model.joint_errors(grids.to(model.grid_mean.device))                         # (B, T, 22) metres
     return err.mean(dim=(0, 1)).cpu().numpy() * 1000.0
 
 
@@ -137,7 +135,6 @@ def plot_joint_errors(errors, title: str = ""):
     return fig
 
 
-@torch.no_grad()
 def class_errors_mm(model, clips) -> dict[str, np.ndarray]:
     """Mean position error through the tokens and back per clip label, in mm: {label: (2,) for A, B}.
 
@@ -148,9 +145,7 @@ def class_errors_mm(model, clips) -> dict[str, np.ndarray]:
         raise ValueError("class_errors_mm needs at least one clip")
     sums, frames = {}, {}
     for clip in clips:
-        grid = clip_grids(model, clip).to(model.grid_mean.device)                       # (2, 12, 22, T)
-        recon = model.reconstruct(grid)                                                 # (2, 12, 22, T)
-        err = (model.grid_to_joints(recon) - model.grid_to_joints(grid)).norm(dim=-1)  # (2, T, 22)
+        err = model.joint_errors(clip_grids(model, clip).to(model.grid_mean.device))   # (2, T, 22) metres
         label = clip.label or "(no label)"
         sums[label] = sums.get(label, 0.0) + err.sum(dim=(1, 2)).cpu().numpy()         # (2,)
         frames[label] = frames.get(label, 0) + err.shape[1] * err.shape[2]

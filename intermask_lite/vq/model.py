@@ -145,3 +145,8 @@ class MotionTokenizer(nn.Module):
         """Through the tokens and back (nearest codes): (B, 12, 22, T) -> (B, 12, 22, T)."""
         return self.decode(self.encode(grid))
 
+    @torch.no_grad()
+    def joint_errors(self, grid: torch.Tensor) -> torch.Tensor:
+        """Joint position error through the tokens and back, in metres: (B, 12, 22, T) -> (B, T, 22)."""
+        return (self.grid_to_joints(self.reconstruct(grid)) - self.grid_to_joints(grid)).norm(dim=-1)
+

@@ -118,8 +118,7 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
         """Loss of the training objective (sampling off) and MPJPE through the tokens, on fixed windows."""
         total = sum(float(vq_loss(tok, chunk, dev)[0]) * len(chunk) for chunk in val_grids.split(tc.batch_size))
         grids = val_grids.to(dev)                                      # (n, 12, 22, W)
-        err = (tok.grid_to_joints(tok.reconstruct(grids)) - tok.grid_to_joints(grids)).norm(dim=-1)
-        return {"val_loss": total / len(val_grids), "val_mpjpe_mm": float(err.mean()) * 1000.0}
+        return {"val_loss": total / len(val_grids), "val_mpjpe_mm": float(tok.joint_errors(grids).mean()) * 1000.0}
 
     extra = {"preset": cfg.to_dict(), "normalizer": normalizer.state_dict()}
     history = fit(model, vq_loss, loader, tc, val_fn=val_fn, out_dir=out_dir, kind="vq", extra=extra,
