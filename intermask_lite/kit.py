@@ -173,8 +173,14 @@ class Kit:
                       label=src.label if src else "")
 
     # ------------------------------------------------------------------ generation
-    def _decode(self, texts: list[str], lengths: list[int], n_cols: int, seed: int, steps: int, cfg: float,
-                top_k, temperature: float, fixed=None, fixed_mask=None, trace: bool = False):
+    def decode_tokens(self, texts: list[str], lengths: list[int], n_cols: int, seed: int = 0,
+                      steps: int = DECODE_STEPS, cfg: float = GUIDANCE, top_k=None, temperature: float = 1.0,
+                      fixed=None, fixed_mask=None, trace: bool = False):
+        """Token maps (B, 2, 5, n_cols) for B prompts, each at its own length in columns (`lengths`, <= n_cols).
+
+        The decoder behind generate/react/inpaint: `fixed`/`fixed_mask` (B, 2, 5, n_cols) keep given tokens,
+        `trace` also returns the decoding Trace. Columns past a prompt's length hold PAD (nb_code + 1).
+        """
         from .mask_transformer.generate import decode, model_logits_fn
         if any(not str(t).strip() for t in texts):
             raise ValueError("every prompt needs some text; got an empty one")
@@ -207,7 +213,8 @@ class Kit:
             raise ValueError(f"need at least one prompt and samples >= 1; got {len(texts)} prompts, samples={samples}")
         cols = self._columns(seconds)
         batch = [t for t in texts for _ in range(samples)]
-        result = self._decode(batch, [cols] * len(batch), cols, seed, steps, cfg, top_k, temperature, trace=trace)
+        result = self.decode_tokens(batch, [cols] * len(batch), cols, seed, steps, cfg, top_k, temperature,
+                                    trace=trace)
         ids, tr = result if trace else (result, None)
         motions = self._to_motions(ids, [cols] * len(batch), batch)
         return (motions, tr) if trace else motions
@@ -220,7 +227,7 @@ class Kit:
         cols = min(ids_a.shape[-1], self.preset.data.max_frames // FRAMES_PER_TOKEN)
         ids_a = ids_a[..., :cols].expand(samples, -1, -1)              # (S, 5, C)
         fixed, fixed_mask = reaction_masks(ids_a)
-        ids = self._decode([text] * samples, [cols] * samples, cols, seed, steps, cfg, top_k, temperature,
+        ids = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, cfg, top_k, temperature,
                            fixed=fixed, fixed_mask=fixed_mask)
         return self._to_motions(ids, [cols] * samples, [text] * samples)
 
@@ -237,6 +244,6 @@ class Kit:
                                              seconds_to_cols(seconds[1], self.fps))
         fixed, fixed_mask = inpaint_masks(ids, person=person, rows=rows, cols=span)
         text = text or getattr(motion, "text", "") or "two people interact"
-        out = self._decode([text] * samples, [cols] * samples, cols, seed, steps, cfg, top_k, temperature,
+        out = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, cfg, top_k, temperature,
                            fixed=fixed, fixed_mask=fixed_mask)
         return self._to_motions(out, [cols] * samples, [text] * samples)

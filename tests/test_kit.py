@@ -39,6 +39,15 @@ def test_generate_rejects_bad_input(smoke_kit):
         smoke_kit.generate(["two people hug"], samples=0)
 
 
+def test_decode_tokens_takes_one_length_per_prompt(smoke_kit):
+    ids = smoke_kit.decode_tokens(["two people hug", "someone waves"], [3, 5], n_cols=5, seed=0, steps=3)
+    assert ids.shape == (2, 2, 5, 5)                                   # (B, people, rows, columns)
+    assert int(ids[0, ..., :3].max()) < smoke_kit.nb_code and int(ids[1].max()) < smoke_kit.nb_code
+    assert (ids[0, ..., 3:] == smoke_kit.nb_code + 1).all()            # past its length: PAD
+    one = smoke_kit.decode_tokens(["someone waves"], [5], n_cols=5, seed=0, steps=3)[0]
+    assert torch.equal(one, smoke_kit.generate("someone waves", seconds=1.0, seed=0, steps=3)[0].tokens)
+
+
 def test_react_keeps_the_actor(smoke_kit, clip):
     actor = Motion.from_clip(clip)
     ms = smoke_kit.react(actor.person(0), "the other one waves back", samples=2, seed=0, steps=3)

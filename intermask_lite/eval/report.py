@@ -72,7 +72,7 @@ def _chunk_seed(seed: int, stream: str, chunk: int) -> int:
 def _decode_joints(kit, texts, cols, seed, stream, steps, cfg, actor_ids=None) -> list[np.ndarray]:
     """Generate (or, with actor_ids, react to) each prompt at its own length -> joints (2, 4*cols, 22, 3) each.
 
-    Kit.generate / Kit.react take one length per call; the kit's decoder takes one per prompt, so test
+    Kit.generate / Kit.react take one length per call; Kit.decode_tokens takes one per prompt, so test
     clips of different lengths share a batch. Prompts are batched in order of length (less padding: about
     a fifth fewer decoded columns on the built-in test split) and returned in the given order.
     """
@@ -89,7 +89,7 @@ def _decode_joints(kit, texts, cols, seed, stream, steps, cfg, actor_ids=None) -
             for b, i in enumerate(idx):
                 padded[b, :, : actor_ids[i].shape[-1]] = actor_ids[i]
             fixed, fixed_mask = reaction_masks(padded)                  # (B, 2, R, C) each
-        ids = kit._decode([texts[i] for i in idx], c, n_cols, _chunk_seed(seed, stream, chunk), steps, cfg,
+        ids = kit.decode_tokens([texts[i] for i in idx], c, n_cols, _chunk_seed(seed, stream, chunk), steps, cfg,
                           None, 1.0, fixed=fixed, fixed_mask=fixed_mask)  # (B, 2, R, C)
         for b, i in enumerate(idx):
             out[i] = kit.detokenize(ids[b], c[b])
