@@ -40,16 +40,17 @@ def _sync(device: torch.device) -> None:
 
 
 def time_training(model, loss_of_batch, batches, lr: float, amp: bool, device: torch.device, warmup: int = 2):
-    """Median seconds of one optimisation step (forward, backward, AdamW) over the given batches."""
+    """(median wall seconds, mean CPU seconds of all threads) of one optimisation step (forward, backward,
+    AdamW) over the given batches, after `warmup` steps. CPU time is robust to a busy machine."""
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     autocast, scaler = amp_setup(device, amp)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times = []
+    times, cpu_times = [], []
     for i, batch in enumerate(batches):
         _sync(device)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         optimizer.zero_grad(set_to_none=True)
         with autocast():
             loss = loss_of_batch(model, batch)
@@ -62,7 +63,8 @@ def time_training(model, loss_of_batch, batches, lr: float, amp: bool, device: t
         _sync(device)
         if i >= warmup:
             times.append(time.perf_counter() - start)
-    return statistics.median(times)
+            cpu_times.append(time.process_time() - cpu_start)
+    return statistics.median(times), statistics.mean(cpu_times)
 
 
 def tokenizer_step(preset, device, n_steps: int) -> tuple[float, str]:
@@ -76,12 +78,14 @@ def tokenizer_step(preset, device, n_steps: int) -> tuple[float, str]:
     batch = preset.vq_train.batch_size
     idx = torch.randint(0, len(windows), (n_steps + 2, batch))
     batches = [torch.stack([windows[int(i)] for i in row]) for row in idx]  # each (B, 12, 22, W)
-    seconds = time_training(MotionTokenizer(preset.vq, normalizer), lambda m, b: vq_loss(m, b, device)[0], batches,
-                            preset.vq_train.lr, preset.vq_train.amp, device)
+    seconds, _ = time_training(MotionTokenizer(preset.vq, normalizer), lambda m, b: vq_loss(m, b, device)[0],
+                               batches, preset.vq_train.lr, preset.vq_train.amp, device)
     return seconds, peak_memory(device)
 
 
-def transformer_step(preset, device, n_steps: int) -> tuple[float, str]:
+def transformer_setup(preset, device, n_batches: int):
+    """(model, loss_of_batch, batches) for timing Inter-M training: random token maps of the preset's shape
+    (batch, 2 people, 5 rows, max_frames/4 columns, random lengths) stand in for the tokenised dataset."""
     from intermask_lite.mask_transformer.tools import TokenIds, pad_tokens
     from intermask_lite.mask_transformer.training import build_transformer, masked_token_loss
     nb_code, batch, n_cols = preset.vq.nb_code, preset.transformer_train.batch_size, preset.data.max_frames // 4
@@ -91,12 +95,17 @@ def transformer_step(preset, device, n_steps: int) -> tuple[float, str]:
     model = build_transformer(preset, nb_code, captions)
     texts = [captions[i % 3] for i in range(batch)]
     batches = []
-    for _ in range(n_steps + 2):
+    for _ in range(n_batches):
         lengths = torch.randint(n_cols // 2, n_cols + 1, (batch,))
         ids = pad_tokens(torch.randint(0, nb_code, (batch, 2, 5, n_cols)), lengths, TokenIds(nb_code))
         batches.append(ids.to(device))  # (B, 2, 5, C)
-    seconds = time_training(model, lambda m, b: masked_token_loss(m, b, texts, preset.transformer)[0], batches,
-                            preset.transformer_train.lr, preset.transformer_train.amp, device)
+    return model, (lambda m, b: masked_token_loss(m, b, texts, preset.transformer)[0]), batches
+
+
+def transformer_step(preset, device, n_steps: int) -> tuple[float, str]:
+    model, loss_of_batch, batches = transformer_setup(preset, device, n_steps + 2)
+    seconds, _ = time_training(model, loss_of_batch, batches, preset.transformer_train.lr,
+                               preset.transformer_train.amp, device)
     return seconds, peak_memory(device)
 
 
