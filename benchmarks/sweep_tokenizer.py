@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from intermask_lite.config import get_preset
-from intermask_lite.data.datasets import make_normalizer
+from intermask_lite.data.datasets import clip_cache, make_normalizer
 from intermask_lite.data.synthetic import load_split
 from intermask_lite.train import fit
 from intermask_lite.vq.model import MotionTokenizer
@@ -46,10 +46,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     base = get_preset(args.preset)
     t0 = time.perf_counter()
-    train = load_split("train", base.data.n_clips, base.data.seed, )
+    train = load_split("train", base.data.n_clips, base.data.seed)
     test = load_split("test", base.data.n_clips, base.data.seed)
-    normalizer = make_normalizer(train)
-    windows = window_dataset(train, normalizer, base)
+    cache = clip_cache(train)
+    normalizer = make_normalizer(train, cache)
+    windows = window_dataset(train, normalizer, base, cache)
     print(f"data: {len(train)} train clips, {len(windows)} windows, {len(test)} test clips "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
 

@@ -39,6 +39,18 @@ def test_vq_windows_count_skip_and_content(clips, norm):
     assert np.allclose(batch[0].numpy(), expected, atol=1e-3)  # rotations from the cached IK as well
 
 
+def test_a_shared_cache_gives_the_same_normaliser_and_windows(clips, norm):
+    cache = D.clip_cache(clips)
+    shared = D.make_normalizer(clips, cache)
+    assert np.array_equal(shared.mean, norm.mean) and np.array_equal(shared.std, norm.std)
+    with pytest.warns(UserWarning, match="skipped"):
+        own = D.VQWindowDataset(clips, norm, window=32, stride=8)
+        given = D.VQWindowDataset(clips, norm, window=32, stride=8, cache=cache)
+    assert len(own) == len(given) and all(torch.equal(own[i], given[i]) for i in range(len(own)))
+    with pytest.raises(ValueError, match="cache holds 2 clips but 3"):
+        D.make_normalizer(clips, cache[:2])
+
+
 def test_vq_mirror_aug_doubles_and_mirrors(clips, norm):
     plain = D.VQWindowDataset(clips[:1], norm, window=32, stride=8)
     mirrored = D.VQWindowDataset(clips[:1], norm, window=32, stride=8, mirror_aug=True)

@@ -20,8 +20,12 @@ _CHUNK_FRAMES = 8192  # frames per batched inverse-kinematics call
 _MIRROR_CONTACTS = [2, 3, 0, 1]  # FOOT_JOINT_ORDER is (l_ankle, l_foot, r_ankle, r_foot)
 
 
-def _clip_cache(clips) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per clip: (rot6d (2, T, 21, 6) float32, contacts (2, T, 4) bool), the contacts detected if absent."""
+def clip_cache(clips) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per clip: (rot6d (2, T, 21, 6) float32, contacts (2, T, 4) bool), the contacts detected if absent.
+
+    The batched inverse kinematics every dataset here needs; compute it once and pass it as `cache=` to
+    make_normalizer and the datasets built from the same clips.
+    """
     if not clips:
         raise ValueError("no clips given: expected a non-empty list of Clip")
     flat = np.concatenate([c.joints.reshape(-1, 22, 3) for c in clips])  # (sum 2T, 22, 3)
@@ -36,9 +40,20 @@ def _clip_cache(clips) -> list[tuple[np.ndarray, np.ndarray]]:
     return cache
 
 
-def make_normalizer(clips) -> F.Normalizer:
-    """A Normalizer fitted on both people's features of every clip."""
-    feats = [F.clip_features(c, rot6d=rot) for c, (rot, _) in zip(clips, _clip_cache(clips))]
+def _checked_cache(clips, cache):
+    """`cache` (from clip_cache(clips)) after a length check, or computed when None."""
+    if cache is None:
+        return clip_cache(clips)
+    if len(cache) != len(clips):
+        raise ValueError(f"cache holds {len(cache)} clips but {len(clips)} clips were given; "
+                         "pass clip_cache(clips) of the same clips")
+    return cache
+
+
+def make_normalizer(clips, cache=None) -> F.Normalizer:
+    """A Normalizer fitted on both people's features of every clip (cache: clip_cache(clips), if at hand)."""
+    cache = _checked_cache(clips, cache)
+    feats = [F.clip_features(c, rot6d=rot) for c, (rot, _) in zip(clips, cache)]
     return F.Normalizer.fit(feats)
 
 
@@ -71,10 +86,11 @@ class VQWindowDataset(Dataset):
     longer clips a start drawn per item with a fixed seed), so windows carry the positions the tokenizer
     must encode in the middle and at the end of a whole clip. None canonicalises each window at its own
     first frame, and windows then never show the people far from where a clip starts.
+    cache: clip_cache(clips), when already computed (else computed here for the clips long enough).
     """
 
     def __init__(self, clips, normalizer: F.Normalizer, window: int = 64, stride: int | None = None,
-                 mirror_aug: bool = False, context: int | None = None):
+                 mirror_aug: bool = False, context: int | None = None, cache=None):
         if window < 4 or window % 4:
             raise ValueError(f"window must be a positive multiple of 4 frames, got {window}")
         if context is not None and context < window:
@@ -92,8 +108,11 @@ class VQWindowDataset(Dataset):
         if self.n_skipped:
             warnings.warn(f"VQWindowDataset: skipped {self.n_skipped} of {len(self.clips)} clips shorter "
                           f"than window={window} frames", stacklevel=2)
-        cache = _clip_cache([self.clips[i] for i in long_enough])
-        self._cache = dict(zip(long_enough, cache))
+        if cache is None:
+            self._cache = dict(zip(long_enough, clip_cache([self.clips[i] for i in long_enough])))
+        else:
+            cache = _checked_cache(self.clips, cache)
+            self._cache = {i: cache[i] for i in long_enough}
         self.items = []  # (clip index, person, start)
         for i in long_enough:
             last = self.clips[i].n_frames - window
@@ -145,7 +164,7 @@ class PairedClipDataset(Dataset):
         self.n_skipped = len(clips) - len(self.clips)
         self.normalizer, self.max_frames, self.caption = normalizer, max_frames, caption
         self.mirror_aug, self.swap_aug, self.seed, self.train = mirror_aug, swap_aug, seed, train
-        self._cache = _clip_cache(self.clips)
+        self._cache = clip_cache(self.clips)
         self._rng, self._rng_worker = np.random.default_rng(seed), None
 
     def __len__(self) -> int:

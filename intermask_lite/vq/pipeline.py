@@ -82,11 +82,13 @@ def _fixed_windows(dataset, n: int, seed: int) -> torch.Tensor:
         return torch.stack([_grid_of(dataset[i]) for i in idx])        # (n, 12, 22, W)
 
 
-def window_dataset(clips, normalizer, cfg):
-    """The tokenizer's training windows of `clips` as the preset `cfg` (a config.Preset) asks for them."""
+def window_dataset(clips, normalizer, cfg, cache=None):
+    """The tokenizer's training windows of `clips` as the preset `cfg` (a config.Preset) asks for them.
+
+    cache: datasets.clip_cache(clips), when already computed."""
     from ..data.datasets import VQWindowDataset
     context = cfg.data.max_frames if cfg.data.vq_clip_frame else None
-    return VQWindowDataset(clips, normalizer, cfg.data.window, context=context)
+    return VQWindowDataset(clips, normalizer, cfg.data.window, context=context, cache=cache)
 
 
 def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=None, progress=True,
@@ -97,7 +99,7 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
     size); val_clips: validation clips (default: the built-in "val" split, or `clips` when clips are given).
     kind: "2d" or "1d" overrides preset.vq.kind. out_dir: where vq_last.pt / vq_best.pt go (resumes from it).
     """
-    from ..data.datasets import make_normalizer
+    from ..data.datasets import clip_cache, make_normalizer
     cfg = config_mod.get_preset(preset) if isinstance(preset, str) else preset
     if kind is not None:
         cfg = replace(cfg, vq=replace(cfg.vq, kind=kind))
@@ -106,8 +108,9 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
         clips = load_split("train", cfg.data.n_clips, cfg.data.seed)
         val_clips = val_clips or load_split("val", cfg.data.n_clips, cfg.data.seed)
     val_clips = val_clips or clips
-    normalizer = make_normalizer(clips)
-    train_set = window_dataset(clips, normalizer, cfg)
+    cache = clip_cache(clips)                                          # inverse kinematics, once
+    normalizer = make_normalizer(clips, cache)
+    train_set = window_dataset(clips, normalizer, cfg, cache)
     tc = cfg.vq_train
     loader = DataLoader(train_set, batch_size=tc.batch_size, shuffle=True, drop_last=len(train_set) >= tc.batch_size,
                         num_workers=tc.num_workers)
