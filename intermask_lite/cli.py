@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .config import DECODE_STEPS, GUIDANCE
+from .utils import FolderInUse
 
 DEFAULT_ARTIFACTS = "artifacts"
 
@@ -166,6 +167,6 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, FolderInUse) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

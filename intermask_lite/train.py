@@ -2,9 +2,10 @@
 
 fit(model, loss_fn, train_loader, cfg, ...) runs `cfg.steps` optimiser steps of AdamW with a linear warm-up
 then step decay, gradient accumulation and clipping, mixed precision on CUDA, a tqdm bar, validation every
-`cfg.eval_every` steps, and best/last checkpoints in `out_dir` that it resumes from. It is ready for torchrun:
-when torch.distributed is initialised with several processes the model is wrapped in DDP, and only rank 0
-prints and writes checkpoints (pass a DataLoader with a DistributedSampler; its set_epoch is called).
+`cfg.eval_every` steps, and best/last checkpoints in `out_dir` that it resumes from (holding the lock file
+`out_dir/{kind}.lock` meanwhile, so a second run into the same folder stops with a clear error). It is ready
+for torchrun: when torch.distributed is initialised with several processes the model is wrapped in DDP, and
+only rank 0 prints and writes checkpoints (pass a DataLoader with a DistributedSampler; its set_epoch is called).
 
 loss_fn(model, batch, device) -> (loss tensor, dict of floats); val_fn(model, device) -> dict of floats
 (its "val_loss", lower is better, picks the best checkpoint). Checkpoints {kind}_last.pt / {kind}_best.pt
@@ -24,7 +25,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .utils import CHECKPOINT_FORMAT, atomic_torch_save, get_device, load_checkpoint, seed_everything
+from .utils import CHECKPOINT_FORMAT, atomic_torch_save, get_device, load_checkpoint, run_lock, seed_everything
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -109,94 +110,95 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
                                   weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
     autocast, scaler = amp_setup(device, cfg.amp)
-    history: dict = {}
-    step, best = 0, math.inf
     out = Path(out_dir) if out_dir is not None else None
-    last_path = out / f"{kind}_last.pt" if out else None
-    if out and resume and last_path.exists():
-        ckpt = load_checkpoint(last_path, kind=kind)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if scaler and ckpt["scaler"]:
-            scaler.load_state_dict(ckpt["scaler"])
-        step, history = ckpt["step"], ckpt["history"]
-        best = min(history.get("val_loss", [math.inf]))
-        if main:
-            print(f"resumed {kind} from {last_path} at step {step}")
-    if world > 1:
-        model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    with run_lock(out / f"{kind}.lock" if out and main else None, what=f"{out} ({kind} training)"):
+        history: dict = {}
+        step, best = 0, math.inf
+        last_path = out / f"{kind}_last.pt" if out else None
+        if out and resume and last_path.exists():
+            ckpt = load_checkpoint(last_path, kind=kind)
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+            if scaler and ckpt["scaler"]:
+                scaler.load_state_dict(ckpt["scaler"])
+            step, history = ckpt["step"], ckpt["history"]
+            best = min(history.get("val_loss", [math.inf]))
+            if main:
+                print(f"resumed {kind} from {last_path} at step {step}")
+        if world > 1:
+            model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    def checkpoint(name: str) -> None:
-        if out and main:
-            save_checkpoint(out / f"{kind}_{name}.pt", kind, step, model, optimizer, scheduler, scaler,
-                            history, cfg, extra)
+        def checkpoint(name: str) -> None:
+            if out and main:
+                save_checkpoint(out / f"{kind}_{name}.pt", kind, step, model, optimizer, scheduler, scaler,
+                                history, cfg, extra)
 
-    def validate() -> None:
-        nonlocal best
-        if val_fn is None:
-            return
-        scores = _validate(model, val_fn, device)
-        _log(history, "val_step", step)
-        for key, value in scores.items():
-            _log(history, key if key.startswith("val_") else f"val_{key}", value)
-        if scores.get("val_loss", math.inf) < best:
-            best = scores["val_loss"]
-            checkpoint("best")
+        def validate() -> None:
+            nonlocal best
+            if val_fn is None:
+                return
+            scores = _validate(model, val_fn, device)
+            _log(history, "val_step", step)
+            for key, value in scores.items():
+                _log(history, key if key.startswith("val_") else f"val_{key}", value)
+            if scores.get("val_loss", math.inf) < best:
+                best = scores["val_loss"]
+                checkpoint("best")
 
-    per_epoch = len(train_loader)
-    micro = step * cfg.grad_accum                      # micro-batches consumed so far
-    epoch, skip = divmod(micro, per_epoch)
-    batches = _epoch_batches(train_loader, epoch, seed, skip)
-    bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and main), desc=f"train {kind}")
-    model.train()
-    running = None
-    start = time.perf_counter() - (history["seconds"][-1] if history.get("seconds") else 0.0)
-    while step < cfg.steps:
-        optimizer.zero_grad(set_to_none=True)
-        logs: dict = {}
-        total = 0.0
-        for _ in range(cfg.grad_accum):
-            try:
-                batch = next(batches)
-            except StopIteration:
-                epoch += 1
-                batches = _epoch_batches(train_loader, epoch, seed, 0)
-                batch = next(batches)
-            with autocast():
-                loss, terms = loss_fn(model, batch, device)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{kind}: loss is {float(loss.detach())} at step {step}; lower cfg.lr or "
-                                         f"check the data for NaNs")
-            scaled = loss / cfg.grad_accum
-            (scaler.scale(scaled) if scaler else scaled).backward()
-            total += float(loss.detach()) / cfg.grad_accum
-            for key, value in terms.items():
-                logs[key] = logs.get(key, 0.0) + float(value) / cfg.grad_accum
-        if scaler:
-            scaler.unscale_(optimizer)
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        if scaler:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        _log(history, "step", step)
-        _log(history, "lr", optimizer.param_groups[0]["lr"])
-        _log(history, "loss", total)
-        _log(history, "seconds", time.perf_counter() - start)
-        for key, value in logs.items():
-            _log(history, key, value)
-        scheduler.step()
-        step += 1
-        running = total if running is None else 0.95 * running + 0.05 * total
-        bar.update(1)
-        bar.set_postfix(loss=f"{running:.4f}")
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            validate()
-            checkpoint("last")
-    bar.close()
-    if out and main and not (out / f"{kind}_best.pt").exists():
-        checkpoint("best")  # without validation (or never improving), best = last
-    return history
+        per_epoch = len(train_loader)
+        micro = step * cfg.grad_accum                      # micro-batches consumed so far
+        epoch, skip = divmod(micro, per_epoch)
+        batches = _epoch_batches(train_loader, epoch, seed, skip)
+        bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and main), desc=f"train {kind}")
+        model.train()
+        running = None
+        start = time.perf_counter() - (history["seconds"][-1] if history.get("seconds") else 0.0)
+        while step < cfg.steps:
+            optimizer.zero_grad(set_to_none=True)
+            logs: dict = {}
+            total = 0.0
+            for _ in range(cfg.grad_accum):
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    epoch += 1
+                    batches = _epoch_batches(train_loader, epoch, seed, 0)
+                    batch = next(batches)
+                with autocast():
+                    loss, terms = loss_fn(model, batch, device)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"{kind}: loss is {float(loss.detach())} at step {step}; lower cfg.lr or "
+                                             f"check the data for NaNs")
+                scaled = loss / cfg.grad_accum
+                (scaler.scale(scaled) if scaler else scaled).backward()
+                total += float(loss.detach()) / cfg.grad_accum
+                for key, value in terms.items():
+                    logs[key] = logs.get(key, 0.0) + float(value) / cfg.grad_accum
+            if scaler:
+                scaler.unscale_(optimizer)
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            if scaler:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            _log(history, "step", step)
+            _log(history, "lr", optimizer.param_groups[0]["lr"])
+            _log(history, "loss", total)
+            _log(history, "seconds", time.perf_counter() - start)
+            for key, value in logs.items():
+                _log(history, key, value)
+            scheduler.step()
+            step += 1
+            running = total if running is None else 0.95 * running + 0.05 * total
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}")
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                validate()
+                checkpoint("last")
+        bar.close()
+        if out and main and not (out / f"{kind}_best.pt").exists():
+            checkpoint("best")  # without validation (or never improving), best = last
+        return history

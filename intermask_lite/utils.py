@@ -1,8 +1,9 @@
-"""Small shared helpers: seeding, device choice, the smoke switch, timers, atomic checkpoints."""
+"""Small shared helpers: seeding, device choice, the smoke switch, timers, atomic checkpoints, a run lock."""
 from __future__ import annotations
 
 import os
 import random
+import socket
 import tempfile
 import time
 from contextlib import contextmanager
@@ -57,6 +58,60 @@ def timer(label: str = "", out: dict | None = None):
         out[label] = dt
     else:
         print(f"{label}: {dt:.2f} s")
+
+
+class FolderInUse(RuntimeError):
+    """Another live process holds the run lock of a folder (see run_lock)."""
+
+
+def _holder_alive(text: str) -> bool:
+    """Whether the process named in a lock file ("pid host") still runs; one on another host counts as alive."""
+    try:
+        pid, host = text.split()
+        pid = int(pid)
+    except ValueError:
+        return False  # unreadable: a crash while writing it
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return True
+
+
+@contextmanager
+def run_lock(path: str | Path | None, what: str = "this folder"):
+    """Hold a lock file for one writer at a time; None holds nothing.
+
+    The file holds "pid host". If another live process holds it, FolderInUse says which and what to do;
+    a lock left by a process that no longer runs on this host is taken over. The file is removed on exit.
+    """
+    if path is None:
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            holder = path.read_text(encoding="utf-8", errors="replace").strip() if path.exists() else ""
+            if holder and _holder_alive(holder):
+                raise FolderInUse(f"{what} is in use by process {holder.replace(' ', ' on ')} (lock {path}); "
+                                   "wait for it to finish, or delete the lock file if that process is gone") from None
+            path.unlink(missing_ok=True)  # stale: its process has ended
+    else:
+        raise RuntimeError(f"could not take the lock {path}: another process keeps re-creating it")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{os.getpid()} {socket.gethostname()}\n")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def atomic_torch_save(obj, path: str | Path) -> None:

@@ -1,4 +1,5 @@
 """The command line: files written, help texts, and one clear line for bad input."""
+import socket
 import subprocess
 import sys
 
@@ -55,6 +56,19 @@ def test_train_trains_even_where_a_checkpoint_is_shipped(smoke_artifacts, tmp_pa
     assert code == 0
     ckpt = torch.load(tmp_path / "work" / "smoke" / "vq_last.pt", weights_only=True)
     assert ckpt["step"] == 2
+
+
+def test_train_into_a_folder_in_use_says_so(tmp_path, capsys):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "smoke").mkdir()
+        (tmp_path / "smoke" / "vq.lock").write_text(f"{other.pid} {socket.gethostname()}\n")
+        code = cli.main(["train", "vq", "--preset", "smoke", "--artifacts-dir", str(tmp_path), "--steps", "2"])
+    finally:
+        other.kill()
+        other.wait()
+    assert code == 1 and f"in use by process {other.pid}" in capsys.readouterr().err
+    assert not (tmp_path / "smoke" / "vq_last.pt").exists()
 
 
 @pytest.mark.parametrize("args, message", [

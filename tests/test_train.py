@@ -1,4 +1,8 @@
 """The shared training loop: schedule, checkpoints, resume, determinism, errors."""
+import socket
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -68,6 +72,7 @@ def test_checkpoint_exact_and_resume_continues(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         fit(model, interrupted_loss, loader, cfg(), val_fn=val_fn, out_dir=tmp_path, kind="toy",
             progress=False, extra={"note": "hello"})
+    assert not (tmp_path / "toy.lock").exists()  # released on the way out
     ckpt = load_checkpoint(tmp_path / "toy_last.pt", kind="toy")
     assert ckpt["step"] == 20 and ckpt["extra"] == {"note": "hello"} and ckpt["config"]["steps"] == 40
     restored, *_ = regression_setup(seed=1)
@@ -83,6 +88,21 @@ def test_checkpoint_exact_and_resume_continues(tmp_path):
         progress=False)
     for key, value in model3.state_dict().items():
         assert torch.allclose(model2.state_dict()[key], value, atol=1e-6)
+
+
+def test_a_folder_in_training_is_locked_and_a_stale_lock_is_taken_over(tmp_path):
+    model, loss_fn, val_fn, loader = regression_setup()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "toy.lock").write_text(f"{other.pid} {socket.gethostname()}\n")
+        with pytest.raises(RuntimeError, match=f"in use by process {other.pid} on"):
+            fit(model, loss_fn, loader, cfg(), out_dir=tmp_path, kind="toy", progress=False)
+        assert not (tmp_path / "toy_last.pt").exists()  # nothing written while the other run holds it
+    finally:
+        other.kill()
+        other.wait()
+    hist = fit(model, loss_fn, loader, cfg(), out_dir=tmp_path, kind="toy", progress=False)  # holder gone: stale
+    assert hist["step"][-1] == 39 and not (tmp_path / "toy.lock").exists()
 
 
 def test_same_seed_same_weights_different_seed_differs():
