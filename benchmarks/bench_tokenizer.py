@@ -2,6 +2,8 @@
 
 Targets (lab preset, built-in test split): MPJPE <= 30 mm and codebook usage >= 80 % for the 2D tokenizer;
 2D beats 1D at the same codebook size and a similar parameter count; lab training <= 5 minutes on 2 cores.
+With the preset's evaluator at hand (artifacts/<preset>/ or shipped) it also prints what the evaluator makes of
+the reconstructions (class accuracy, FID against the clips): runs of similar MPJPE can differ there.
 
     python benchmarks/bench_tokenizer.py --preset lab --threads 2
 """
@@ -16,6 +18,8 @@ import torch
 
 from intermask_lite.config import get_preset
 from intermask_lite.data.synthetic import load_split
+from intermask_lite.eval.evaluator import load_evaluator
+from intermask_lite.kit import checkpoint_path
 from intermask_lite.viz.token_plots import class_errors_mm
 from intermask_lite.vq.pipeline import evaluate_tokenizer, train_tokenizer
 
@@ -29,7 +33,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports kilobytes
 
 
-def run(preset_name: str, kind: str, steps: int | None, progress: bool, device: str) -> dict:
+def run(preset_name: str, kind: str, steps: int | None, progress: bool, device: str, evaluator=None) -> dict:
     cfg = get_preset(preset_name)
     if steps is not None:
         cfg = replace(cfg, vq_train=replace(cfg.vq_train, steps=steps))
@@ -38,7 +42,7 @@ def run(preset_name: str, kind: str, steps: int | None, progress: bool, device: 
     total = time.perf_counter() - t0
     train_s = history["seconds"][-1]
     test = load_split("test", cfg.data.n_clips, cfg.data.seed)
-    scores = evaluate_tokenizer(model, test)
+    scores = evaluate_tokenizer(model, test, evaluator=evaluator)
     return {"kind": kind, "params": model.n_params(), "nb_code": model.cfg.nb_code,
             "steps": len(history["loss"]), "steps_per_s": len(history["loss"]) / train_s,
             "train_min": train_s / 60, "total_min": total / 60, "peak_mb": peak_rss_mb(),
@@ -53,17 +57,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override the preset's tokenizer steps")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--artifacts-dir", default="artifacts", help="where to look for the evaluator first")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"preset={args.preset} threads={args.threads} torch={torch.__version__}")
-    rows = [run(args.preset, kind, args.steps, args.progress, args.device) for kind in args.kinds]
+    ev_path = checkpoint_path("evaluator", args.preset, args.artifacts_dir)
+    evaluator = load_evaluator(ev_path) if ev_path else None
+    print(f"evaluator: {ev_path or 'none found (class accuracy and FID not measured)'}")
+    rows = [run(args.preset, kind, args.steps, args.progress, args.device, evaluator) for kind in args.kinds]
     head = f"{'kind':>4} {'params':>9} {'codes':>5} {'steps':>6} {'steps/s':>7} {'train min':>9} " \
-           f"{'total min':>9} {'peak MB':>8} {'MPJPE mm':>8} {'usage':>6} {'perplex':>7} {'dead':>5}"
+           f"{'total min':>9} {'peak MB':>8} {'MPJPE mm':>8} {'usage':>6} {'perplex':>7} {'dead':>5} " \
+           f"{'class acc':>9} {'FID':>6}"
     print(head)
     for r in rows:
         print(f"{r['kind']:>4} {r['params']:>9,} {r['nb_code']:>5} {r['steps']:>6} {r['steps_per_s']:>7.2f} "
               f"{r['train_min']:>9.2f} {r['total_min']:>9.2f} {r['peak_mb']:>8.0f} {r['mpjpe_mm']:>8.1f} "
-              f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5}")
+              f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5} "
+              f"{r.get('class_acc', float('nan')):>9.3f} {r.get('fid', float('nan')):>6.3f}")
     print("peak MB: process (or GPU) peak so far, runs are sequential; total min includes data preparation")
     for r in rows:
         worst = sorted(r["by_class"].items(), key=lambda kv: -kv[1].mean())

@@ -116,6 +116,19 @@ def test_a_few_training_steps_lower_the_loss():
     assert last.item() < 0.85 * first.item()  # duplicate captions in the batch put a floor near ln 4
 
 
+def test_class_accuracy_counts_only_the_labels_it_knows():
+    model = E.Evaluator(tiny_cfg(), ["approach", "retreat"], build_vocab(["a b"]), fps=FPS)
+    with torch.no_grad():  # class logits = the first two embedding coordinates
+        model.class_head.weight.zero_()
+        model.class_head.weight[0, 0] = model.class_head.weight[1, 1] = 1.0
+        model.class_head.bias.zero_()
+    emb = np.zeros((4, 16), dtype=np.float32)
+    emb[[0, 2], 0] = 1.0                               # motions 0, 2 look like "approach"
+    emb[[1, 3], 1] = 1.0                               # motions 1, 3 like "retreat"
+    assert model.class_accuracy(emb, ["approach", "approach", "wave", "retreat"]) == 2 / 3  # "wave" not counted
+    assert model.class_accuracy(emb[:2], ["wave", "bow"]) is None
+
+
 def test_bad_inputs_give_clear_errors():
     clips = fabricated_clips(2)
     model = tiny_model(clips)

@@ -9,7 +9,7 @@ import torch
 from intermask_lite import cli
 from intermask_lite.data.synthetic import load_split
 from intermask_lite.eval.report import ROWS, evaluate, metric_keys, write_report
-from intermask_lite.kit import Kit, load_pretrained
+from intermask_lite.kit import Kit
 
 N_CLIPS, REPS = 6, 2
 ARGS = dict(replications=REPS, pools=(4, 8), mm_prompts=3, steps=3, progress=False)
@@ -52,6 +52,20 @@ def test_every_row_and_metric_with_intervals(report):
     assert rows["reconstruction"]["mpjpe_mm"]["mean"] > 0 and rows["generated"]["mpjpe_mm"] is None
     top = [rows["ground truth"][f"top{k}@4"]["mean"] for k in (1, 2, 3)]
     assert top == sorted(top) and 0 <= top[0] and top[2] <= 1
+
+
+def test_tokenizer_scores_agree_with_the_reconstruction_row(report, kit, clips):
+    from dataclasses import replace
+
+    from intermask_lite.vq.pipeline import evaluate_tokenizer
+    n = kit.preset.data.max_frames  # the evaluation crops each clip to what the transformer sees
+    cropped = [replace(c, joints=c.joints[:, :n], contacts=None) for c in clips]
+    scores = evaluate_tokenizer(kit.tokenizer, cropped, evaluator=kit.evaluator)
+    row = report["rows"]["reconstruction"]
+    assert scores["class_acc"] == row["class_acc"]["mean"]
+    assert math.isclose(scores["mpjpe_mm"], row["mpjpe_mm"]["mean"], rel_tol=1e-4)
+    assert math.isclose(scores["fid"], row["fid"]["mean"], rel_tol=1e-3, abs_tol=1e-6)
+    assert set(evaluate_tokenizer(kit.tokenizer, cropped)) == {"mpjpe_mm", "usage", "perplexity", "dead_codes"}
 
 
 def test_ground_truth_fid_is_zero_and_pool_too_large_is_noted(report):

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from ..config import EvalConfig, TextConfig
 from ..data.features import velocities
 from ..text import build_text_encoder
+from . import metrics
 
 LOGIT_SCALE_MAX = 100.0  # cap of the learned inverse temperature (as in CLIP)
 N_EVAL_FEATURES = 132   # per person and frame: 22 positions and 22 velocities
@@ -143,6 +144,17 @@ class Evaluator(nn.Module):
     def classify(self, motion_emb: torch.Tensor) -> torch.Tensor:
         """Motion embeddings (B, dim) -> class logits (B, n_classes)."""
         return self.class_head(motion_emb)
+
+    @torch.no_grad()
+    def class_accuracy(self, motion_emb, labels) -> float | None:
+        """Share of motions (embeddings (N, dim), labels (N,)) classified right, counting only the labels it
+        knows; None when it knows none of them."""
+        index = {name: i for i, name in enumerate(self.classes)}
+        known = [i for i, label in enumerate(labels) if label in index]
+        if not known:
+            return None
+        emb = torch.as_tensor(np.asarray(motion_emb)[known], dtype=torch.float32, device=self.device)  # (K, dim)
+        return metrics.class_accuracy(self.classify(emb).cpu().numpy(), [index[labels[i]] for i in known])
 
     def contrastive_loss(self, text_emb: torch.Tensor, motion_emb: torch.Tensor) -> torch.Tensor:
         """Symmetric InfoNCE: each caption must pick its own motion in the batch and vice versa."""

@@ -122,11 +122,9 @@ def retrieval_scores(model: Evaluator, clips, max_frames: int | None = None, poo
     top = metrics.r_precision(text, motion, pool=pool, top_k=3, rng=seed)
     out = {"top1": top[0], "top2": top[1], "top3": top[2], "chance_top3": 3 / pool,
            "mm_dist": metrics.matching_score(text, motion)}
-    index = {name: i for i, name in enumerate(model.classes)}
-    labelled = [i for i, c in enumerate(clips) if c.label in index]
-    if labelled:
-        logits = model.classify(torch.from_numpy(motion[labelled]).to(model.device)).cpu().numpy()
-        out["class_acc"] = metrics.class_accuracy(logits, [index[clips[i].label] for i in labelled])
+    accuracy = model.class_accuracy(motion, [c.label for c in clips])
+    if accuracy is not None:
+        out["class_acc"] = accuracy
     if with_loss:
         n = len(clips) // pool * pool
         t, m = torch.from_numpy(text[:n]), torch.from_numpy(motion[:n])

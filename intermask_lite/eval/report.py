@@ -96,23 +96,16 @@ def _decode_joints(kit, texts, cols, seed, stream, steps, cfg, actor_ids=None) -
     return out
 
 
-def _class_ids(evaluator, labels) -> tuple[np.ndarray, np.ndarray]:
-    """(indices of the clips whose label the evaluator knows, their class ids)."""
-    index = {name: i for i, name in enumerate(evaluator.classes)}
-    known = np.array([i for i, lab in enumerate(labels) if lab in index], dtype=int)
-    return known, np.array([index[labels[i]] for i in known], dtype=int)
-
-
-def _row(evaluator, motion_emb, text_emb, ref_emb, known, class_ids, pools, rng_seed) -> dict:
+def _row(evaluator, motion_emb, text_emb, ref_emb, labels, pools, rng_seed) -> dict:
     """FID against ref_emb, R-precision per pool, MM Dist, Diversity and class accuracy of one set."""
     row = {"fid": metrics.fid(motion_emb, ref_emb), "mm_dist": metrics.matching_score(text_emb, motion_emb),
            "diversity": metrics.diversity(motion_emb, n_pairs=min(DIV_PAIRS, len(motion_emb)), rng=rng_seed)}
     for pool in pools:
         top = metrics.r_precision(text_emb, motion_emb, pool=pool, top_k=3, rng=rng_seed)
         row.update({f"top{k + 1}@{pool}": float(top[k]) for k in range(3)})
-    if len(known):
-        emb = torch.as_tensor(motion_emb[known], dtype=torch.float32, device=evaluator.device)
-        row["class_acc"] = metrics.class_accuracy(evaluator.classify(emb).detach().cpu().numpy(), class_ids)
+    accuracy = evaluator.class_accuracy(motion_emb, labels)
+    if accuracy is not None:
+        row["class_acc"] = accuracy
     return row
 
 
@@ -155,7 +148,6 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
     mm_prompts = min(ecfg.mm_prompts if mm_prompts is None else int(mm_prompts), n)
     mm_samples = max(2, ecfg.mm_samples)
     keys = metric_keys(used)
-    known, class_ids = _class_ids(ev, data["labels"])
 
     gt_emb = embed_joints(ev, data["joints"], fps)  # (N, D)
     recon_ids = [kit.tokenize(Motion(j, fps=fps)) for j in data["joints"]]  # each (2, R, C)
@@ -171,7 +163,7 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         rng = np.random.default_rng(rep_seed)
         texts = [caps[rng.integers(len(caps))] for caps in data["captions"]]
         text_emb = embed_texts(ev, texts)  # (N, D)
-        common = (known, class_ids, used, rep_seed)
+        common = (data["labels"], used, rep_seed)
         rows["ground truth"].append(_row(ev, gt_emb, text_emb, gt_emb, *common))
         halves = rng.permutation(n)
         half_fid.append(metrics.fid(gt_emb[halves[: n // 2]], gt_emb[halves[n // 2:]]))
