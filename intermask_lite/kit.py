@@ -228,7 +228,7 @@ class Kit:
         ids_a = ids_a[..., :cols].expand(samples, -1, -1)              # (S, 5, C)
         fixed, fixed_mask = reaction_masks(ids_a)
         ids = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, cfg, top_k, temperature,
-                           fixed=fixed, fixed_mask=fixed_mask)
+                                 fixed=fixed, fixed_mask=fixed_mask)
         return self._to_motions(ids, [cols] * samples, [text] * samples)
 
     def inpaint(self, motion, person: str = "B", rows=None, seconds=None, text: str = "", samples: int = 1,
@@ -245,5 +245,5 @@ class Kit:
         fixed, fixed_mask = inpaint_masks(ids, person=person, rows=rows, cols=span)
         text = text or getattr(motion, "text", "") or "two people interact"
         out = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, cfg, top_k, temperature,
-                           fixed=fixed, fixed_mask=fixed_mask)
+                                 fixed=fixed, fixed_mask=fixed_mask)
         return self._to_motions(out, [cols] * samples, [text] * samples)

@@ -99,10 +99,15 @@ def run_lock(path: str | Path | None, what: str = "this folder"):
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             break
         except FileExistsError:
-            holder = path.read_text(encoding="utf-8", errors="replace").strip() if path.exists() else ""
-            if holder and _holder_alive(holder):
-                raise FolderInUse(f"{what} is in use by process {holder.replace(' ', ' on ')} (lock {path}); "
-                                   "wait for it to finish, or delete the lock file if that process is gone") from None
+            try:
+                holder = path.read_text(encoding="utf-8", errors="replace").strip()
+                age = time.time() - path.stat().st_mtime
+            except FileNotFoundError:
+                continue  # released meanwhile
+            if _holder_alive(holder) if holder else age < 10:  # empty and new: its writer is still at it
+                who = f"process {holder.replace(' ', ' on ')}" if holder else "a process that is starting"
+                raise FolderInUse(f"{what} is in use by {who} (lock {path}); wait for it to finish, "
+                                  "or delete the lock file if that process is gone") from None
             path.unlink(missing_ok=True)  # stale: its process has ended
     else:
         raise RuntimeError(f"could not take the lock {path}: another process keeps re-creating it")

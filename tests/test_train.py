@@ -1,7 +1,9 @@
 """The shared training loop: schedule, checkpoints, resume, determinism, errors."""
+import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -103,6 +105,19 @@ def test_a_folder_in_training_is_locked_and_a_stale_lock_is_taken_over(tmp_path)
         other.wait()
     hist = fit(model, loss_fn, loader, cfg(), out_dir=tmp_path, kind="toy", progress=False)  # holder gone: stale
     assert hist["step"][-1] == 39 and not (tmp_path / "toy.lock").exists()
+
+
+def test_an_empty_lock_counts_while_new_and_is_stale_when_old(tmp_path):
+    from intermask_lite.utils import FolderInUse, run_lock
+    lock = tmp_path / "toy.lock"
+    lock.write_text("")                                                # another process between open and write
+    with pytest.raises(FolderInUse, match="a process that is starting"):
+        with run_lock(lock):
+            pass
+    os.utime(lock, (time.time() - 60, time.time() - 60))              # a crash left it empty a minute ago
+    with run_lock(lock):
+        assert lock.read_text().split()[0] == str(os.getpid())
+    assert not lock.exists()
 
 
 def test_same_seed_same_weights_different_seed_differs():

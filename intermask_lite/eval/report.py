@@ -90,7 +90,7 @@ def _decode_joints(kit, texts, cols, seed, stream, steps, cfg, actor_ids=None) -
                 padded[b, :, : actor_ids[i].shape[-1]] = actor_ids[i]
             fixed, fixed_mask = reaction_masks(padded)                  # (B, 2, R, C) each
         ids = kit.decode_tokens([texts[i] for i in idx], c, n_cols, _chunk_seed(seed, stream, chunk), steps, cfg,
-                          None, 1.0, fixed=fixed, fixed_mask=fixed_mask)  # (B, 2, R, C)
+                                None, 1.0, fixed=fixed, fixed_mask=fixed_mask)  # (B, 2, R, C)
         for b, i in enumerate(idx):
             out[i] = kit.detokenize(ids[b], c[b])
     return out
