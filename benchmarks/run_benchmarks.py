@@ -68,13 +68,14 @@ def time_training(model, loss_of_batch, batches, lr: float, amp: bool, device: t
 
 
 def tokenizer_step(preset, device, n_steps: int) -> tuple[float, str]:
-    from intermask_lite.data.datasets import make_normalizer
+    from intermask_lite.data.datasets import clip_cache, make_normalizer
     from intermask_lite.data.synthetic import load_split
     from intermask_lite.vq.model import MotionTokenizer
     from intermask_lite.vq.pipeline import vq_loss, window_dataset
     clips = load_split("train", preset.data.n_clips, preset.data.seed)[:64]
-    normalizer = make_normalizer(clips)
-    windows = window_dataset(clips, normalizer, preset)
+    cache = clip_cache(clips)
+    normalizer = make_normalizer(clips, cache)
+    windows = window_dataset(clips, normalizer, preset, cache)
     batch = preset.vq_train.batch_size
     idx = torch.randint(0, len(windows), (n_steps + 2, batch))
     batches = [torch.stack([windows[int(i)] for i in row]) for row in idx]  # each (B, 12, 22, W)
