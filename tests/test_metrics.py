@@ -90,6 +90,20 @@ def test_class_accuracy_and_mpjpe():
     assert M.mpjpe(gt + [0.0, 0.003, 0.004], gt) == pytest.approx(5.0)
 
 
+def test_root_aligned_mpjpe_ignores_where_the_body_stands_but_not_its_pose():
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(2, 10, 22, 3))                              # (people, T, J, 3) metres
+    moved = gt + rng.normal(size=(2, 10, 1, 3))                       # every pose shifted by its own offset
+    assert M.mpjpe(moved, gt) > 100.0
+    assert M.mpjpe(moved, gt, align_root=True) == pytest.approx(0.0, abs=1e-9)
+    bent = gt.copy()
+    bent[..., 5, :] += [0.0, 0.0, 0.02]                               # one joint of 22 off by 20 mm
+    assert M.mpjpe(bent, gt, align_root=True) == pytest.approx(20.0 / 22)
+    root_off = gt.copy()
+    root_off[..., 0, :] += [0.01, 0.0, 0.0]                           # only the root moved: all others off
+    assert M.mpjpe(root_off, gt, align_root=True) == pytest.approx(10.0 * 21 / 22)
+
+
 def test_mean_ci95_on_a_known_sample():
     v = [1.0, 2.0, 3.0, 4.0, 5.0]
     mean, half = M.mean_ci95(v)

@@ -65,7 +65,8 @@ def test_tokenizer_scores_agree_with_the_reconstruction_row(report, kit, clips):
     assert scores["class_acc"] == row["class_acc"]["mean"]
     assert math.isclose(scores["mpjpe_mm"], row["mpjpe_mm"]["mean"], rel_tol=1e-4)
     assert math.isclose(scores["fid"], row["fid"]["mean"], rel_tol=1e-3, abs_tol=1e-6)
-    assert set(evaluate_tokenizer(kit.tokenizer, cropped)) == {"mpjpe_mm", "usage", "perplexity", "dead_codes"}
+    assert set(evaluate_tokenizer(kit.tokenizer, cropped)) == {"mpjpe_mm", "mpjpe_aligned_mm", "root_error_mm",
+                                                               "usage", "perplexity", "dead_codes"}
 
 
 def test_ground_truth_fid_is_zero_and_pool_too_large_is_noted(report):

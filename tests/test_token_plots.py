@@ -8,6 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from intermask_lite.eval import metrics  # noqa: E402
 from intermask_lite.config import VQConfig  # noqa: E402
 from intermask_lite.viz import token_plots as tp  # noqa: E402
 from intermask_lite.viz.token_widgets import TokenSurgery, token_surgery  # noqa: E402
@@ -83,7 +84,17 @@ def test_joint_errors_over_clips_average_to_the_library_mpjpe():
     model.eval()
     err = tp.joint_errors_mm(model, clips)
     assert err.shape == (22,)
-    assert np.isclose(err.mean(), evaluate_tokenizer(model, clips)["mpjpe_mm"], rtol=1e-4)
+    scores = evaluate_tokenizer(model, clips)
+    assert np.isclose(err.mean(), scores["mpjpe_mm"], rtol=1e-4)
+    with torch.no_grad():  # the root-aligned error and the root error, as eval.metrics computes them
+        pairs = [(model.grid_to_joints(model.reconstruct(g)), model.grid_to_joints(g))
+                 for g in (clip_grids(model, c) for c in clips)]       # (2, T, 22, 3) each
+    frames = np.array([r.shape[1] for r, _ in pairs])
+    aligned = [metrics.mpjpe(r, t, align_root=True) for r, t in pairs]
+    roots = [metrics.mpjpe(r[:, :, :1], t[:, :, :1]) for r, t in pairs]
+    assert np.isclose(scores["mpjpe_aligned_mm"], np.average(aligned, weights=frames), rtol=1e-4)
+    assert np.isclose(scores["root_error_mm"], np.average(roots, weights=frames), rtol=1e-4)
+    assert 0 < scores["mpjpe_aligned_mm"] != scores["mpjpe_mm"]
     with pytest.raises(ValueError, match="at least one clip"):
         tp.joint_errors_mm(model, [])
 

@@ -41,6 +41,21 @@ def test_shapes_1d(length):
     assert model(grid)[0].shape == grid.shape
 
 
+def test_channels_last_layout_computes_what_the_plain_layout_does():
+    import copy
+    model = tiny().eval()
+    assert model.encoder.net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    plain = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    plain.encoder.forward = lambda x: plain.encoder.net(x)            # the networks without the layout change
+    plain.decoder.forward = lambda z: plain.decoder.net(z)
+    assert plain.encoder.net[0].weight.is_contiguous()
+    grid = torch.randn(2, 12, 22, 32)
+    with torch.no_grad():
+        assert torch.allclose(model._latent(grid), plain._latent(grid), atol=1e-5)
+        assert torch.equal(model.encode(grid), plain.encode(grid))
+        assert torch.allclose(model.reconstruct(grid), plain.reconstruct(grid), atol=1e-5)
+
+
 def test_1d_and_2d_parameter_counts_are_comparable():
     cfg = dict(nb_code=64, code_dim=32, width=64, depth=2)
     n2 = MotionTokenizer(VQConfig(kind="2d", **cfg)).n_params()

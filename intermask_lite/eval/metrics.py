@@ -143,11 +143,17 @@ def class_accuracy(logits_or_pred, labels) -> float:
     return float((pred == labels).mean())
 
 
-def mpjpe(pred_joints, gt_joints) -> float:
-    """Mean per-joint position error in millimetres (inputs in metres, same shape (..., J, 3))."""
+def mpjpe(pred_joints, gt_joints, align_root: bool = False) -> float:
+    """Mean per-joint position error in millimetres (inputs in metres, same shape (..., J, 3)).
+
+    align_root: subtract each pose's root (joint 0, the pelvis) from both first, so only the pose is scored,
+    not where the body stands; the tokenizer MPJPE of MoMask-style code is measured this way.
+    """
     p, g = np.asarray(pred_joints, dtype=np.float64), np.asarray(gt_joints, dtype=np.float64)
     if p.shape != g.shape or p.shape[-1] != 3:
         raise ValueError(f"pred {p.shape} and gt {g.shape} must have the same shape (..., J, 3)")
+    if align_root:
+        p, g = p - p[..., :1, :], g - g[..., :1, :]
     return float(np.linalg.norm(p - g, axis=-1).mean() * 1000.0)
 
 

@@ -27,8 +27,9 @@ def denormalize(grid: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> to
 
 
 def grid_positions(raw: torch.Tensor) -> torch.Tensor:
-    """Joint positions of a raw grid: (B, 12, 22, T) -> (B, T, 22, 3)."""
-    return raw[:, POS].permute(0, 3, 2, 1)
+    """Joint positions of a raw grid: (B, 12, 22, T) -> (B, T, 22, 3), contiguous (norms over a strided last
+    axis run ~15x slower on the CPU)."""
+    return raw[:, POS].permute(0, 3, 2, 1).contiguous()
 
 
 def chain_bone_lengths(joints: torch.Tensor) -> torch.Tensor:
@@ -53,8 +54,8 @@ def _metric(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def geodesic_loss(pred_raw: torch.Tensor, gt_raw: torch.Tensor) -> torch.Tensor:
     """Mean angle (radians) between predicted and true local rotations of joints 1..21."""
-    pred6 = pred_raw[:, ROT, 1:].permute(0, 3, 2, 1)                # (B, T, 21, 6)
-    gt6 = gt_raw[:, ROT, 1:].permute(0, 3, 2, 1)                    # (B, T, 21, 6)
+    pred6 = pred_raw[:, ROT, 1:].permute(0, 3, 2, 1).contiguous()   # (B, T, 21, 6)
+    gt6 = gt_raw[:, ROT, 1:].permute(0, 3, 2, 1).contiguous()       # (B, T, 21, 6)
     angle = skeleton.geodesic_angle(skeleton.rot6d_to_matrix(pred6), skeleton.rot6d_to_matrix(gt6))
     return angle.mean()
 

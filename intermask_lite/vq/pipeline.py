@@ -1,7 +1,8 @@
 """Train, evaluate and reload the tokenizer in one call each.
 
 train_tokenizer(preset)      -> (MotionTokenizer, history): fits the normaliser, trains with train.fit
-evaluate_tokenizer(model, clips) -> dict(mpjpe_mm, usage, perplexity, dead_codes) over whole clips
+evaluate_tokenizer(model, clips) -> dict(mpjpe_mm, mpjpe_aligned_mm, root_error_mm, usage, perplexity,
+                                    dead_codes) over whole clips
                                     (and class_acc, fid of the reconstructions given an evaluator)
 load_tokenizer(path)         -> MotionTokenizer rebuilt from the config stored in the checkpoint
 """
@@ -51,8 +52,11 @@ def clip_grids(model: MotionTokenizer, clip) -> torch.Tensor:
 def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=None) -> dict:
     """Reconstruction through the tokens (nearest codes) over whole clips, both people.
 
-    mpjpe_mm: mean joint position error in millimetres; usage: share of the codebook used over all clips;
-    perplexity: of the token histogram over all clips; dead_codes: codes never used.
+    mpjpe_mm: mean joint position error in millimetres, where the bodies stand included;
+    mpjpe_aligned_mm: the same with each pose's root (pelvis) moved onto the truth's first, the pose alone (the
+    convention of MoMask-style tokenizer MPJPE); root_error_mm: mean root position error, where the bodies stand.
+    usage: share of the codebook used over all clips; perplexity: of the token histogram over all clips;
+    dead_codes: codes never used.
     With an `evaluator` (eval.evaluator.Evaluator) also what it makes of the reconstructions:
     class_acc (clips of the classes it knows) and fid (against the same clips before the tokenizer).
     MPJPE can mislead: runs of similar MPJPE differ in how recognisable their reconstructions stay.
@@ -62,18 +66,23 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     was_training = model.training
     model.eval()
     device = device or model.grid_mean.device
-    errors, counts, pairs = [], torch.zeros(model.cfg.nb_code), []
+    errors, aligned, roots, counts, pairs = [], [], [], torch.zeros(model.cfg.nb_code), []
     for clip in clips:
         grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
         tokens = model.encode(grid)                                    # (2, R, T/4)
         recon, truth = model.grid_to_joints(model.decode(tokens)), model.grid_to_joints(grid)  # (2, T, 22, 3) each
         errors.append((recon - truth).norm(dim=-1).flatten().cpu())
+        posed = (recon - recon[:, :, :1]) - (truth - truth[:, :, :1])  # (2, T, 22, 3) with the roots aligned
+        aligned.append(posed.norm(dim=-1).flatten().cpu())
+        roots.append((recon[:, :, 0] - truth[:, :, 0]).norm(dim=-1).flatten().cpu())
         counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
         if evaluator is not None:
             pairs.append((recon.cpu().numpy(), truth.cpu().numpy()))
     model.train(was_training)
     p = counts / counts.sum()
     scores = {"mpjpe_mm": float(torch.cat(errors).mean()) * 1000.0,
+              "mpjpe_aligned_mm": float(torch.cat(aligned).mean()) * 1000.0,
+              "root_error_mm": float(torch.cat(roots).mean()) * 1000.0,
               "usage": float((counts > 0).float().mean()),
               "perplexity": float(torch.exp(-(p * torch.log(p + 1e-10)).sum())),
               "dead_codes": int((counts == 0).sum())}
