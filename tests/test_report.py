@@ -50,6 +50,7 @@ def test_every_row_and_metric_with_intervals(report):
         assert all(rows[name][k] is not None for k in ("fid", "top1@4", "top3@4", "mm_dist", "diversity", "class_acc"))
     assert rows["generated"]["multimodality"] is not None and rows["ground truth"]["multimodality"] is None
     assert rows["reconstruction"]["mpjpe_mm"]["mean"] > 0 and rows["generated"]["mpjpe_mm"] is None
+    assert rows["reconstruction"]["mpjpe_aligned_mm"]["mean"] > 0 and rows["generated"]["mpjpe_aligned_mm"] is None
     top = [rows["ground truth"][f"top{k}@4"]["mean"] for k in (1, 2, 3)]
     assert top == sorted(top) and 0 <= top[0] and top[2] <= 1
 
@@ -64,6 +65,8 @@ def test_tokenizer_scores_agree_with_the_reconstruction_row(report, kit, clips):
     row = report["rows"]["reconstruction"]
     assert scores["class_acc"] == row["class_acc"]["mean"]
     assert math.isclose(scores["mpjpe_mm"], row["mpjpe_mm"]["mean"], rel_tol=1e-4)
+    assert math.isclose(scores["mpjpe_aligned_mm"], row["mpjpe_aligned_mm"]["mean"], rel_tol=1e-4)
+    assert row["mpjpe_aligned_mm"]["mean"] != row["mpjpe_mm"]["mean"]
     assert math.isclose(scores["fid"], row["fid"]["mean"], rel_tol=1e-3, abs_tol=1e-6)
     assert set(evaluate_tokenizer(kit.tokenizer, cropped)) == {"mpjpe_mm", "mpjpe_aligned_mm", "root_error_mm",
                                                                "usage", "perplexity", "dead_codes"}

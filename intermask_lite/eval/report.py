@@ -8,7 +8,8 @@ Rows (T2M / InterGen protocol, all measured with the kit's evaluator):
   check); R-precision, MM Dist, Diversity and class accuracy are the targets the models aim at.
 - generated: one sample per test caption, with that clip's length (capped at preset.data.max_frames).
 - reaction: person A taken from the test clip (through the tokenizer), person B generated.
-- reconstruction: each test clip through the tokenizer and back (no transformer); also MPJPE.
+- reconstruction: each test clip through the tokenizer and back (no transformer); also MPJPE, with the bodies
+  where they stand and root-aligned (the pose alone).
 
 Each replication draws one caption per clip, new generation seeds and new R-precision pools; the
 report gives mean and the half-width of the 95 % interval (metrics.mean_ci95) over replications, the
@@ -40,7 +41,7 @@ STREAMS = {"generated": 0, "multimodality": 1, "reaction": 2}  # separate random
 def metric_keys(pools) -> list[str]:
     """Column order of the report: FID, R-precision top-1..3 per pool, MM Dist, Diversity, MModality, ..."""
     tops = [f"top{k}@{pool}" for pool in pools for k in (1, 2, 3)]
-    return ["fid", *tops, "mm_dist", "diversity", "multimodality", "class_acc", "mpjpe_mm"]
+    return ["fid", *tops, "mm_dist", "diversity", "multimodality", "class_acc", "mpjpe_mm", "mpjpe_aligned_mm"]
 
 
 def _test_set(kit, clips) -> dict:
@@ -153,8 +154,10 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
     recon_ids = [kit.tokenize(Motion(j, fps=fps)) for j in data["joints"]]  # each (2, R, C)
     recon = [kit.detokenize(ids) for ids in recon_ids]
     recon_emb = embed_joints(ev, recon, fps)
-    mpjpe = sum(metrics.mpjpe(r, g) * g.shape[1] for r, g in zip(recon, data["joints"])) / sum(
-        g.shape[1] for g in data["joints"])
+    frames = [g.shape[1] for g in data["joints"]]
+    recon_mpjpe = {key: float(np.average([metrics.mpjpe(r, g, align_root=aligned)
+                                          for r, g in zip(recon, data["joints"])], weights=frames))
+                   for key, aligned in (("mpjpe_mm", False), ("mpjpe_aligned_mm", True))}  # frame-weighted
 
     seeds = [seed * 1000 + r for r in range(replications)]
     rows = {name: [] for name in ROWS}
@@ -185,7 +188,7 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
             rows["reaction"].append(_row(ev, embed_joints(ev, react, fps), text_emb, gt_emb, *common))
             first.setdefault("reaction", react)
         recon_row = _row(ev, recon_emb, text_emb, gt_emb, *common)
-        recon_row["mpjpe_mm"] = mpjpe
+        recon_row.update(recon_mpjpe)
         rows["reconstruction"].append(recon_row)
 
     sets = {"ground truth": data["joints"], **first, "reconstruction": recon}

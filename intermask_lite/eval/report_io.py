@@ -22,7 +22,8 @@ from .evaluator import evaluator_checksum
 
 # column label and better direction of each metric key (R-precision keys are "top{k}@{pool}")
 LABELS = {"fid": "FID ↓", "mm_dist": "MM Dist ↓", "diversity": "Diversity →GT", "multimodality": "MModality ↑",
-          "class_acc": "Class acc ↑", "mpjpe_mm": "MPJPE mm ↓"}
+          "class_acc": "Class acc ↑", "mpjpe_mm": "MPJPE mm ↓",
+          "mpjpe_aligned_mm": "MPJPE root-aligned mm ↓"}
 
 
 def evaluator_id(kit) -> dict:
