@@ -95,6 +95,8 @@ def test_joint_errors_over_clips_average_to_the_library_mpjpe():
     assert np.isclose(scores["mpjpe_aligned_mm"], np.average(aligned, weights=frames), rtol=1e-4)
     assert np.isclose(scores["root_error_mm"], np.average(roots, weights=frames), rtol=1e-4)
     assert 0 < scores["mpjpe_aligned_mm"] != scores["mpjpe_mm"]
+    per_joint = tp.joint_errors_mm(model, clips, align_root=True)     # (22,) mm, the root's own error is 0
+    assert per_joint[0] == 0 and np.isclose(per_joint.mean(), scores["mpjpe_aligned_mm"], rtol=1e-4)
     with pytest.raises(ValueError, match="at least one clip"):
         tp.joint_errors_mm(model, [])
 

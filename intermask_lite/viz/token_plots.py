@@ -99,19 +99,20 @@ def plot_codebook_usage(tokens, nb_code: int, title: str = ""):
 # ------------------------------------------------------------------ errors per joint
 
 @torch.no_grad()
-def joint_errors_mm(model, grids) -> np.ndarray:
+def joint_errors_mm(model, grids, align_root: bool = False) -> np.ndarray:
     """Mean position error of each joint through the tokens and back, in mm: (22,).
 
     grids: normalised grids (B, 12, 22, T), or a list of Clips (both people, weighted by their frames).
+    align_root: each pose's root (pelvis) moved onto the truth's first, so the pose alone counts.
     """
     if isinstance(grids, (list, tuple)):
         from ..vq.pipeline import clip_grids
         if not grids:
             raise ValueError("joint_errors_mm needs at least one clip")
         per_clip = [clip_grids(model, c) for c in grids]                               # each (2, 12, 22, T_i)
-        return np.average([joint_errors_mm(model, g) for g in per_clip], axis=0,
+        return np.average([joint_errors_mm(model, g, align_root) for g in per_clip], axis=0,
                           weights=[g.shape[-1] for g in per_clip])
-    err = model.joint_errors(grids.to(model.grid_mean.device))                         # (B, T, 22) metres
+    err = model.joint_errors(grids.to(model.grid_mean.device), align_root)             # (B, T, 22) metres
     return err.mean(dim=(0, 1)).cpu().numpy() * 1000.0
 
 

@@ -26,6 +26,14 @@ def pad_to_multiple(grid: torch.Tensor, multiple: int = TIME_DOWN) -> tuple[torc
     return grid, length
 
 
+def position_errors(pred: torch.Tensor, truth: torch.Tensor, align_root: bool = False) -> torch.Tensor:
+    """Per-joint distances (..., T, 22, 3) x2 -> (..., T, 22); align_root first moves each pose's root (joint 0)
+    onto the origin in both, so only the pose counts, not where the body stands."""
+    if align_root:
+        pred, truth = pred - pred[..., :1, :], truth - truth[..., :1, :]
+    return (pred - truth).norm(dim=-1)
+
+
 def grid_stats(normalizer_state) -> tuple[torch.Tensor, torch.Tensor]:
     """Grid-form (12, 22) mean and std from a data.features.Normalizer, its state dict, or None (identity).
 
@@ -146,7 +154,9 @@ class MotionTokenizer(nn.Module):
         return self.decode(self.encode(grid))
 
     @torch.no_grad()
-    def joint_errors(self, grid: torch.Tensor) -> torch.Tensor:
-        """Joint position error through the tokens and back, in metres: (B, 12, 22, T) -> (B, T, 22)."""
-        return (self.grid_to_joints(self.reconstruct(grid)) - self.grid_to_joints(grid)).norm(dim=-1)
+    def joint_errors(self, grid: torch.Tensor, align_root: bool = False) -> torch.Tensor:
+        """Joint position error through the tokens and back, in metres: (B, 12, 22, T) -> (B, T, 22).
+
+        align_root: each pose's root moved onto the truth's first (see position_errors)."""
+        return position_errors(self.grid_to_joints(self.reconstruct(grid)), self.grid_to_joints(grid), align_root)
 

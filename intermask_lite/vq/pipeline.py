@@ -17,7 +17,7 @@ from .. import config as config_mod
 from ..train import fit, unwrap
 from ..utils import load_checkpoint, load_weights
 from .losses import reconstruction_losses
-from .model import MotionTokenizer
+from .model import MotionTokenizer, position_errors
 
 VAL_WINDOWS = 256  # validation windows drawn once, with a fixed seed
 
@@ -71,9 +71,8 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
         grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
         tokens = model.encode(grid)                                    # (2, R, T/4)
         recon, truth = model.grid_to_joints(model.decode(tokens)), model.grid_to_joints(grid)  # (2, T, 22, 3) each
-        errors.append((recon - truth).norm(dim=-1).flatten().cpu())
-        posed = (recon - recon[:, :, :1]) - (truth - truth[:, :, :1])  # (2, T, 22, 3) with the roots aligned
-        aligned.append(posed.norm(dim=-1).flatten().cpu())
+        errors.append(position_errors(recon, truth).flatten().cpu())
+        aligned.append(position_errors(recon, truth, align_root=True).flatten().cpu())
         roots.append((recon[:, :, 0] - truth[:, :, 0]).norm(dim=-1).flatten().cpu())
         counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
         if evaluator is not None:
