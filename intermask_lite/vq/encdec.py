@@ -8,8 +8,8 @@ upsampling to an explicit size (joints 5 -> 11 -> 22, time x2) and a 3x3 convolu
 1D (ablation): the same design with 1D convolutions over time only; all 12 * 22 channels enter at once and
 each time step of the latent is one token.
 
-The 2D networks keep their weights and activations channels-last (memory layout only: the same computation up to float rounding); oneDNN
-convolutions on the CPU run about 15 % faster that way.
+The 2D networks keep their weights and activations channels-last (a memory layout only: the same computation,
+up to float rounding); with oneDNN convolutions a CPU training step runs about 13 % faster that way.
 """
 from __future__ import annotations
 
