@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 CHECKPOINT_FORMAT = 1  # bump when the checkpoint layout changes
+EMPTY_LOCK_GRACE_S = 10.0  # seconds an empty lock file still counts as held (its writer is starting)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -87,7 +88,8 @@ def run_lock(path: str | Path | None, what: str = "this folder"):
     """Hold a lock file for one writer at a time; None holds nothing.
 
     The file holds "pid host". If another live process holds it, FolderInUse says which and what to do;
-    a lock left by a process that no longer runs on this host is taken over. The file is removed on exit.
+    a lock left by a process that no longer runs on this host, or left empty for EMPTY_LOCK_GRACE_S, is taken
+    over. The file is removed on exit.
     """
     if path is None:
         yield
@@ -104,7 +106,9 @@ def run_lock(path: str | Path | None, what: str = "this folder"):
                 age = time.time() - path.stat().st_mtime
             except FileNotFoundError:
                 continue  # released meanwhile
-            if _holder_alive(holder) if holder else age < 10:  # empty and new: its writer is still at it
+            # an empty lock is held while new: its writer is between open() and write()
+            in_use = _holder_alive(holder) if holder else age < EMPTY_LOCK_GRACE_S
+            if in_use:
                 who = f"process {holder.replace(' ', ' on ')}" if holder else "a process that is starting"
                 raise FolderInUse(f"{what} is in use by {who} (lock {path}); wait for it to finish, "
                                   "or delete the lock file if that process is gone") from None

@@ -71,9 +71,10 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
         grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
         tokens = model.encode(grid)                                    # (2, R, T/4)
         recon, truth = model.grid_to_joints(model.decode(tokens)), model.grid_to_joints(grid)  # (2, T, 22, 3) each
-        errors.append(position_errors(recon, truth).flatten().cpu())
+        err = position_errors(recon, truth)                            # (2, T, 22) metres
+        errors.append(err.flatten().cpu())
+        roots.append(err[:, :, 0].flatten().cpu())                     # joint 0 is the root
         aligned.append(position_errors(recon, truth, align_root=True).flatten().cpu())
-        roots.append((recon[:, :, 0] - truth[:, :, 0]).norm(dim=-1).flatten().cpu())
         counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
         if evaluator is not None:
             pairs.append((recon.cpu().numpy(), truth.cpu().numpy()))
