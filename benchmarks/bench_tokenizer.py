@@ -21,6 +21,7 @@ from intermask_lite.config import get_preset
 from intermask_lite.data.synthetic import load_split
 from intermask_lite.eval.evaluator import load_evaluator
 from intermask_lite.kit import checkpoint_path
+from intermask_lite.train import cpu_has_bf16
 from intermask_lite.viz.token_plots import class_errors_mm
 from intermask_lite.vq.pipeline import evaluate_tokenizer, train_tokenizer
 
@@ -61,7 +62,8 @@ def main() -> None:
     parser.add_argument("--artifacts-dir", default="artifacts", help="where to look for the evaluator first")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"preset={args.preset} threads={args.threads} torch={torch.__version__}")
+    print(f"preset={args.preset} threads={args.threads} torch={torch.__version__} "
+          f"cpu_bf16={get_preset(args.preset).vq_train.cpu_bf16} (native bf16 on this CPU: {cpu_has_bf16()})")
     ev_path = checkpoint_path("evaluator", args.preset, args.artifacts_dir)
     evaluator = load_evaluator(ev_path) if ev_path else None
     print(f"evaluator: {ev_path or 'none found (class accuracy and FID not measured)'}")

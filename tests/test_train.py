@@ -10,7 +10,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from intermask_lite.config import TrainConfig, VQConfig
-from intermask_lite.train import fit, lr_factor
+from intermask_lite import train as train_mod
+from intermask_lite.train import amp_setup, fit, lr_factor
 from intermask_lite.utils import load_checkpoint
 from intermask_lite.vq.model import MotionTokenizer
 from intermask_lite.vq.pipeline import vq_loss
@@ -48,6 +49,24 @@ def test_lr_schedule_warmup_then_steps():
     assert lr_factor(9, c) == pytest.approx(10 / 11)
     assert lr_factor(10, c) == 1.0 and lr_factor(49, c) == 1.0
     assert lr_factor(50, c) == pytest.approx(0.1) and lr_factor(80, c) == pytest.approx(0.01)
+
+
+def test_cpu_bf16_autocasts_where_the_cpu_has_bf16_and_falls_back_to_float32(monkeypatch, capsys):
+    cpu = torch.device("cpu")
+    autocast, scaler = amp_setup(cpu, enabled=True, cpu_bf16=False)
+    with autocast():
+        assert not torch.is_autocast_enabled("cpu")                     # float32 unless asked
+    monkeypatch.setattr(train_mod, "cpu_has_bf16", lambda: True)
+    autocast, scaler = amp_setup(cpu, enabled=True, cpu_bf16=True)
+    with autocast():
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    assert scaler is None
+    monkeypatch.setattr(train_mod, "cpu_has_bf16", lambda: False)
+    autocast, _ = amp_setup(cpu, enabled=True, cpu_bf16=True, verbose=True)
+    with autocast():
+        assert not torch.is_autocast_enabled("cpu")
+    assert "no native bf16" in capsys.readouterr().out
 
 
 def test_fit_learns_and_returns_history(tmp_path):
@@ -154,12 +173,13 @@ def test_empty_loader_errors():
         fit(model, loss_fn, empty, cfg(steps=3), progress=False)
 
 
-def test_tokenizer_trains_with_fit(tmp_path):
+@pytest.mark.parametrize("cpu_bf16", [False, True])
+def test_tokenizer_trains_with_fit(tmp_path, cpu_bf16):
     torch.manual_seed(0)
     model = MotionTokenizer(VQConfig(nb_code=16, code_dim=8, width=16, depth=1))
     grids = torch.randn(16, 12, 22, 16)
     loader = DataLoader(grids, batch_size=4, shuffle=True)
-    hist = fit(model, vq_loss, loader, cfg(steps=8, lr=1e-3, warmup=2, eval_every=4), out_dir=tmp_path,
-               kind="vq", progress=False)
+    hist = fit(model, vq_loss, loader, cfg(steps=8, lr=1e-3, warmup=2, eval_every=4, cpu_bf16=cpu_bf16),
+               out_dir=tmp_path, kind="vq", progress=False)  # bf16 where the CPU has it, else float32
     assert {"feat", "pos", "vel", "bone", "geo", "foot", "commit", "perplexity", "usage"} <= set(hist)
     assert hist["loss"][-1] < hist["loss"][0]

@@ -176,6 +176,16 @@ def test_losses_zero_on_identical_grids_and_contact_detection():
     assert contact[..., :2].all() and not contact[..., 2:].any()
 
 
+def test_losses_keep_float32_and_finite_gradients_under_bf16_autocast():
+    gt = torch.randn(2, 12, 22, 16)
+    pred = gt.clone().requires_grad_()   # exact rotations: in bf16 the acos clamp would round to 1 (gradient inf)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        total, terms = reconstruction_losses(pred, gt, torch.zeros(12, 22), torch.ones(12, 22), VQConfig())
+    total.backward()
+    assert total.dtype == torch.float32 and terms["geo"] < 1e-2
+    assert torch.isfinite(pred.grad).all()
+
+
 def test_grid_stats_from_feature_normaliser_state():
     mean, std = torch.arange(262.0), torch.full((262,), 2.0)
     gm, gs = grid_stats({"mean": mean, "std": std})

@@ -5,7 +5,7 @@ The feature loss compares normalised grids; the others denormalise first and wor
 positions, frame-to-frame velocity of the positions, bone lengths along the skeleton chains, the geodesic
 angle between rotations, and foot contact (the predicted foot velocity is pushed to zero on the frames
 where the ground-truth foot is in contact). Metric terms use SmoothL1 with a 2 cm transition (METRIC_BETA)
-so that centimetre errors still get a linear, not vanishing, gradient.
+so that centimetre errors still get a linear, not vanishing, gradient. The losses run in float32 under autocast.
 """
 from __future__ import annotations
 
@@ -68,7 +68,11 @@ def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tens
     """
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(gt.shape)} differ in shape")
-    pred, gt = pred.float(), gt.float()
+    with torch.autocast(device_type=pred.device.type, enabled=False):  # float32: bf16 rounds acos's clamp to 1
+        return _losses(pred.float(), gt.float(), mean, std, cfg)
+
+
+def _losses(pred, gt, mean, std, cfg) -> tuple[torch.Tensor, dict]:
     pred_raw, gt_raw = denormalize(pred, mean, std), denormalize(gt, mean, std)
     pred_j, gt_j = grid_positions(pred_raw), grid_positions(gt_raw)  # (B, T, 22, 3)
     pred_v, gt_v = pred_j[:, 1:] - pred_j[:, :-1], gt_j[:, 1:] - gt_j[:, :-1]  # (B, T-1, 22, 3)
