@@ -53,13 +53,15 @@ def amp_setup(device: torch.device, enabled: bool, cpu_bf16: bool = False, verbo
     """(autocast context factory, GradScaler or None).
 
     CUDA (`enabled`): bf16 where supported, else fp16 with a scaler. CPU (`cpu_bf16`): bf16 where the CPU has
-    it natively, else float32 (with a note when verbose).
+    it natively, else float32; verbose says which.
     """
     if device.type == "cpu" and cpu_bf16:
-        if cpu_has_bf16():
-            return (lambda: torch.autocast("cpu", dtype=torch.bfloat16)), None
+        native = cpu_has_bf16()
         if verbose:
-            print("cpu_bf16: this CPU has no native bf16 instructions; training in float32")
+            print("cpu_bf16: " + ("training under bf16 autocast" if native else
+                                  "this CPU has no native bf16 instructions; training in float32"))
+        if native:
+            return (lambda: torch.autocast("cpu", dtype=torch.bfloat16)), None
     if not enabled or device.type != "cuda":
         return nullcontext, None
     if torch.cuda.is_bf16_supported():

@@ -57,7 +57,8 @@ def test_cpu_bf16_autocasts_where_the_cpu_has_bf16_and_falls_back_to_float32(mon
     with autocast():
         assert not torch.is_autocast_enabled("cpu")                     # float32 unless asked
     monkeypatch.setattr(train_mod, "cpu_has_bf16", lambda: True)
-    autocast, scaler = amp_setup(cpu, enabled=True, cpu_bf16=True)
+    autocast, scaler = amp_setup(cpu, enabled=True, cpu_bf16=True, verbose=True)
+    assert "bf16 autocast" in capsys.readouterr().out
     with autocast():
         assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
