@@ -22,7 +22,7 @@ import torch
 from bench_generate import time_decode  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from intermask_lite.config import get_preset
-from intermask_lite.train import amp_setup
+from intermask_lite.train import amp_setup, cpu_has_bf16
 from intermask_lite.utils import get_device, seed_everything
 
 PROMPT = "two people shake hands"
@@ -39,12 +39,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_training(model, loss_of_batch, batches, lr: float, amp: bool, device: torch.device, warmup: int = 2):
+def time_training(model, loss_of_batch, batches, lr: float, amp: bool, device: torch.device, warmup: int = 2,
+                  cpu_bf16: bool = False):
     """(median wall seconds, mean CPU seconds of all threads) of one optimisation step (forward, backward,
-    AdamW) over the given batches, after `warmup` steps. CPU time is robust to a busy machine."""
+    AdamW) over the given batches, after `warmup` steps, with the mixed precision train.fit would use.
+    CPU time is robust to a busy machine."""
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    autocast, scaler = amp_setup(device, amp)
+    autocast, scaler = amp_setup(device, amp, cpu_bf16)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times, cpu_times = [], []
@@ -80,7 +82,8 @@ def tokenizer_step(preset, device, n_steps: int) -> tuple[float, str]:
     idx = torch.randint(0, len(windows), (n_steps + 2, batch))
     batches = [torch.stack([windows[int(i)] for i in row]) for row in idx]  # each (B, 12, 22, W)
     seconds, _ = time_training(MotionTokenizer(preset.vq, normalizer), lambda m, b: vq_loss(m, b, device)[0],
-                               batches, preset.vq_train.lr, preset.vq_train.amp, device)
+                               batches, preset.vq_train.lr, preset.vq_train.amp, device,
+                               cpu_bf16=preset.vq_train.cpu_bf16)
     return seconds, peak_memory(device)
 
 
@@ -153,7 +156,8 @@ def main(argv=None) -> str:
     rows = [("preset", preset.name), ("device", torch.cuda.get_device_name(device) if device.type == "cuda"
                                       else f"{device} ({args.threads} threads)")]
     tok_s, tok_mem = tokenizer_step(preset, device, n_steps)
-    rows += [(f"tokenizer train step (batch {preset.vq_train.batch_size}, {preset.data.window} frames)",
+    bf16 = ", bf16 autocast" if device.type == "cpu" and preset.vq_train.cpu_bf16 and cpu_has_bf16() else ""
+    rows += [(f"tokenizer train step (batch {preset.vq_train.batch_size}, {preset.data.window} frames{bf16})",
               f"{tok_s * 1000:.0f} ms"), ("tokenizer peak memory", tok_mem)]
     tr_s, tr_mem = transformer_step(preset, device, n_steps)
     rows += [(f"transformer train step (batch {preset.transformer_train.batch_size}, "

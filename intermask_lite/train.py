@@ -4,9 +4,9 @@ fit(model, loss_fn, train_loader, cfg, ...) runs `cfg.steps` optimiser steps of 
 then step decay, gradient accumulation and clipping, mixed precision on CUDA (bf16 on CPUs that have it, with
 `cfg.cpu_bf16`), a tqdm bar, validation every `cfg.eval_every` steps, and best/last checkpoints in `out_dir`
 that it resumes from (holding the lock file `out_dir/{kind}.lock` meanwhile, so a second run into the same
-folder stops with a clear error). It is ready
-for torchrun: when torch.distributed is initialised with several processes the model is wrapped in DDP, and
-only rank 0 prints and writes checkpoints (pass a DataLoader with a DistributedSampler; its set_epoch is called).
+folder stops with a clear error). It is ready for torchrun: when torch.distributed is initialised with several
+processes the model is wrapped in DDP, and only rank 0 prints and writes checkpoints (pass a DataLoader with a
+DistributedSampler; its set_epoch is called).
 
 loss_fn(model, batch, device) -> (loss tensor, dict of floats); val_fn(model, device) -> dict of floats
 (its "val_loss", lower is better, picks the best checkpoint). Checkpoints {kind}_last.pt / {kind}_best.pt
