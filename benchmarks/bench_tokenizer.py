@@ -35,12 +35,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports kilobytes
 
 
+KINDS = {"2d": ("2d", "smpl"), "2d-chains": ("2d", "chains"), "1d": ("1d", "smpl")}  # (VQConfig kind, joint_order)
+
+
 def run(preset_name: str, kind: str, steps: int | None, progress: bool, device: str, evaluator=None) -> dict:
     cfg = get_preset(preset_name)
+    vq_kind, joint_order = KINDS[kind]
+    cfg = replace(cfg, vq=replace(cfg.vq, kind=vq_kind, joint_order=joint_order))
     if steps is not None:
         cfg = replace(cfg, vq_train=replace(cfg.vq_train, steps=steps))
     t0 = time.perf_counter()
-    model, history = train_tokenizer(cfg, kind=kind, progress=progress, device=device)
+    model, history = train_tokenizer(cfg, progress=progress, device=device)
     total = time.perf_counter() - t0
     train_s = history["seconds"][-1]
     test = load_split("test", cfg.data.n_clips, cfg.data.seed)
@@ -54,7 +59,8 @@ def run(preset_name: str, kind: str, steps: int | None, progress: bool, device: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="lab")
-    parser.add_argument("--kinds", nargs="+", default=["2d", "1d"])
+    parser.add_argument("--kinds", nargs="+", default=["2d", "1d"], choices=list(KINDS),
+                        help="2d-chains: the 2D tokenizer with its joint axis along the kinematic chains")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=None, help="override the preset's tokenizer steps")
     parser.add_argument("--progress", action="store_true")
@@ -68,12 +74,12 @@ def main() -> None:
     evaluator = load_evaluator(ev_path) if ev_path else None
     print(f"evaluator: {ev_path or 'none found (class accuracy and FID not measured)'}")
     rows = [run(args.preset, kind, args.steps, args.progress, args.device, evaluator) for kind in args.kinds]
-    head = f"{'kind':>4} {'params':>9} {'codes':>5} {'steps':>6} {'steps/s':>7} {'train min':>9} " \
+    head = f"{'kind':>9} {'params':>9} {'codes':>5} {'steps':>6} {'steps/s':>7} {'train min':>9} " \
            f"{'total min':>9} {'peak MB':>8} {'MPJPE mm':>8} {'aligned':>7} {'root mm':>7} {'usage':>6} " \
            f"{'perplex':>7} {'dead':>5} {'class acc':>9} {'FID':>6}"
     print(head)
     for r in rows:
-        print(f"{r['kind']:>4} {r['params']:>9,} {r['nb_code']:>5} {r['steps']:>6} {r['steps_per_s']:>7.2f} "
+        print(f"{r['kind']:>9} {r['params']:>9,} {r['nb_code']:>5} {r['steps']:>6} {r['steps_per_s']:>7.2f} "
               f"{r['train_min']:>9.2f} {r['total_min']:>9.2f} {r['peak_mb']:>8.0f} {r['mpjpe_mm']:>8.1f} "
               f"{r['mpjpe_aligned_mm']:>7.1f} {r['root_error_mm']:>7.1f} "
               f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5} "

@@ -37,6 +37,7 @@ class VQConfig:
     gumbel_temp: float = 0.5     # temperature of stochastic code assignment in training (0 = off)
     kind: str = "2d"             # "2d" (the paper's tokenizer) or "1d" (ablation)
     width_1d: int = 0            # conv channels of the 1D variant (0 = about the 2D parameter count)
+    joint_order: str = "smpl"    # 2D joint axis: "smpl" (the skeleton's order, the paper's) or "chains"
     # loss weights
     w_feat: float = 1.0          # features, normalised (SmoothL1)
     w_pos: float = 0.5           # joint positions in metres (paper 1)

@@ -85,3 +85,11 @@ def test_two_bone_ik_reaches_target_with_exact_lengths():
     np.testing.assert_allclose(end[:3], target[:3], atol=1e-9)  # reachable targets are reached
     assert np.linalg.norm(end[3]) < 0.8 + 1e-9  # out of reach: clamped, bones still exact
     assert (mid[:3, 2] > 0).all()  # the knee bends towards the pole
+
+
+def test_chain_order_is_a_permutation_whose_neighbours_are_mostly_bones():
+    order = sk.CHAIN_ORDER
+    assert sorted(order) == list(range(sk.N_JOINTS))
+    bones = {frozenset(b) for b in sk.BONES}
+    linked = [frozenset(pair) in bones for pair in zip(order, order[1:])]
+    assert sum(linked) == 18  # the three jumps: left toe -> spine1, head -> right wrist, right -> left collar

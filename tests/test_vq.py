@@ -56,6 +56,23 @@ def test_channels_last_layout_computes_what_the_plain_layout_does():
         assert torch.allclose(model.reconstruct(grid), plain.reconstruct(grid), atol=1e-5)
 
 
+def test_chain_joint_order_is_the_plain_network_on_a_re_laid_grid():
+    from intermask_lite.skeleton import CHAIN_ORDER
+    plain, chains = tiny().eval(), tiny(joint_order="chains").eval()   # same seed: the same weights
+    back = [CHAIN_ORDER.index(j) for j in range(22)]
+    grid = torch.randn(2, 12, 22, 16)
+    with torch.no_grad():
+        assert torch.equal(chains.encode(grid), plain.encode(grid[:, :, CHAIN_ORDER]))
+        tokens = chains.encode(grid)
+        assert torch.equal(chains.decode(tokens), plain.decode(tokens)[:, :, back])  # outputs in skeleton order
+        recon, _, _ = chains(grid)
+        assert recon.shape == grid.shape
+    with pytest.raises(ValueError, match="joint_order must be one of"):
+        tiny(joint_order="alphabetical")
+    with pytest.raises(ValueError, match="2D tokenizer"):
+        tiny("1d", joint_order="chains")
+
+
 def test_1d_and_2d_parameter_counts_are_comparable():
     cfg = dict(nb_code=64, code_dim=32, width=64, depth=2)
     n2 = MotionTokenizer(VQConfig(kind="2d", **cfg)).n_params()

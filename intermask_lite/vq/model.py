@@ -2,6 +2,8 @@
 
 Lengths: T must be a multiple of 4 (one token column = 4 frames); other lengths raise a ValueError.
 Use `pad_to_multiple` to pad a grid by repeating its last frame, and crop the decoded grid back.
+Joint axis (2D): the skeleton's order by default, as in the paper; VQConfig.joint_order="chains" lays it out
+along the kinematic chains (skeleton.CHAIN_ORDER) inside the tokenizer; inputs and outputs keep the skeleton's.
 """
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ import math
 import torch
 from torch import nn
 
+from .. import skeleton
 from .encdec import JOINT_SIZES, TIME_DOWN, Decoder1d, Decoder2d, Encoder1d, Encoder2d
 from .losses import POS, denormalize
 from .quantizer import EMAQuantizer
 
 N_CHANNELS, N_JOINTS = 12, 22  # grid channels per joint, joints
+JOINT_ORDERS = {"smpl": list(range(N_JOINTS)), "chains": skeleton.CHAIN_ORDER}  # VQConfig.joint_order
 
 
 def pad_to_multiple(grid: torch.Tensor, multiple: int = TIME_DOWN) -> tuple[torch.Tensor, int]:
@@ -65,6 +69,10 @@ class MotionTokenizer(nn.Module):
         super().__init__()
         if cfg.kind not in ("2d", "1d"):
             raise ValueError(f"VQConfig.kind must be '2d' or '1d', got {cfg.kind!r}")
+        if cfg.joint_order not in JOINT_ORDERS:
+            raise ValueError(f"VQConfig.joint_order must be one of {list(JOINT_ORDERS)}, got {cfg.joint_order!r}")
+        if cfg.kind == "1d" and cfg.joint_order != "smpl":
+            raise ValueError("VQConfig.joint_order applies to the 2D tokenizer (the 1D one has no joint axis)")
         self.cfg = cfg
         mean, std = grid_stats(normalizer_state)
         self.register_buffer("grid_mean", mean)  # (12, 22)
@@ -80,6 +88,9 @@ class MotionTokenizer(nn.Module):
             self.decoder = Decoder1d(N_CHANNELS * N_JOINTS, width, *args)
             self.token_rows = 1
         self.quantizer = EMAQuantizer(cfg.nb_code, cfg.code_dim, cfg.mu, cfg.gumbel_temp)
+        order = JOINT_ORDERS[cfg.joint_order]                          # grid row i of the network = joint order[i]
+        self.joint_order = None if order == sorted(order) else order
+        self.joint_unorder = None if self.joint_order is None else [order.index(j) for j in range(N_JOINTS)]
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -98,13 +109,16 @@ class MotionTokenizer(nn.Module):
         """(B, 12, 22, T) -> (B, D, rows, T/4)."""
         self.check_grid(grid)
         if self.cfg.kind == "2d":
+            if self.joint_order is not None:
+                grid = grid[:, :, self.joint_order]                    # (B, 12, 22, T) joints re-laid out
             return self.encoder(grid)                                  # (B, D, 5, T/4)
         return self.encoder(grid.flatten(1, 2))[:, :, None]            # (B, D, 1, T/4)
 
     def _decode_latent(self, z: torch.Tensor) -> torch.Tensor:
         """(B, D, rows, T/4) -> (B, 12, 22, T)."""
         if self.cfg.kind == "2d":
-            return self.decoder(z)
+            out = self.decoder(z)                                      # (B, 12, 22, T)
+            return out if self.joint_unorder is None else out[:, :, self.joint_unorder]
         out = self.decoder(z[:, :, 0])                                 # (B, 264, T)
         return out.unflatten(1, (N_CHANNELS, N_JOINTS))
 
