@@ -18,7 +18,7 @@ from .losses import POS, denormalize
 from .quantizer import EMAQuantizer
 
 N_CHANNELS, N_JOINTS = 12, 22  # grid channels per joint, joints
-JOINT_ORDERS = {"smpl": list(range(N_JOINTS)), "chains": skeleton.CHAIN_ORDER}  # VQConfig.joint_order
+JOINT_ORDERS = {"smpl": None, "chains": skeleton.CHAIN_ORDER}  # VQConfig.joint_order: None = skeleton order
 
 
 def pad_to_multiple(grid: torch.Tensor, multiple: int = TIME_DOWN) -> tuple[torch.Tensor, int]:
@@ -88,9 +88,8 @@ class MotionTokenizer(nn.Module):
             self.decoder = Decoder1d(N_CHANNELS * N_JOINTS, width, *args)
             self.token_rows = 1
         self.quantizer = EMAQuantizer(cfg.nb_code, cfg.code_dim, cfg.mu, cfg.gumbel_temp)
-        order = JOINT_ORDERS[cfg.joint_order]                          # grid row i of the network = joint order[i]
-        self.joint_order = None if order == sorted(order) else order
-        self.joint_unorder = None if self.joint_order is None else [order.index(j) for j in range(N_JOINTS)]
+        self.joint_order = JOINT_ORDERS[cfg.joint_order]               # network row i = joint joint_order[i]
+        self.joint_unorder = None if self.joint_order is None else [self.joint_order.index(j) for j in range(N_JOINTS)]
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
