@@ -107,13 +107,15 @@ def _log(history: dict, key: str, value: float) -> None:
 
 
 def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="vq", extra=None,
-        device="auto", resume=True, progress=True, seed=0) -> dict:
+        device="auto", resume=True, progress=True, seed=0, on_step=None) -> dict:
     """Train `model` for cfg.steps optimiser steps (a TrainConfig); returns the history dict of lists.
 
     history: "step", "loss", "lr", "seconds" (training time so far) and each logged training term per
     step; "val_step" and each validation score (prefixed "val_" unless it already is) at each validation.
     Resuming from out_dir/{kind}_last.pt continues the step count, optimiser, scheduler and history, and
     replays the data order from where it stopped.
+    on_step(model, step): called before each optimiser step, resumed runs included (e.g. to switch a
+    mechanism off for the last steps).
     """
     if len(train_loader) == 0:
         raise ValueError("train_loader yields no batches: the dataset is smaller than one batch "
@@ -172,6 +174,8 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
         running = None
         start = time.perf_counter() - (history["seconds"][-1] if history.get("seconds") else 0.0)
         while step < cfg.steps:
+            if on_step is not None:
+                on_step(model, step)
             optimizer.zero_grad(set_to_none=True)
             logs: dict = {}
             total = 0.0

@@ -102,7 +102,10 @@ def test_checkpoint_exact_and_resume_continues(tmp_path):
     assert torch.equal(restored.weight, torch.as_tensor(ckpt["model"]["weight"]))
     # resuming continues from step 20 and ends where one uninterrupted run ends
     model2, *_ = regression_setup()
-    hist = fit(model2, loss_fn, loader, cfg(), val_fn=val_fn, out_dir=tmp_path, kind="toy", progress=False)
+    seen = []
+    hist = fit(model2, loss_fn, loader, cfg(), val_fn=val_fn, out_dir=tmp_path, kind="toy", progress=False,
+               on_step=lambda m, step: seen.append((m is model2, step)))
+    assert seen == [(True, step) for step in range(20, 40)]  # on_step sees the resumed steps only, in order
     assert hist["step"][0] == 0 and hist["step"][20] == 20 and hist["step"][-1] == 39
     assert len(hist["loss"]) == 40 and hist["val_step"] == [10, 20, 30, 40]
     model3, loss_fn3, val_fn3, loader3 = regression_setup()

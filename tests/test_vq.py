@@ -142,6 +142,32 @@ def test_dead_codes_are_reset_to_encoder_outputs():
         assert (x - q.codebook[k]).norm(dim=-1).min() < 1e-5
 
 
+def test_dead_codes_stay_when_resets_are_off():
+    q = EMAQuantizer(nb_code=4, code_dim=2, mu=0.9)
+    q.train()
+    q.codebook.copy_(torch.tensor([[0.0, 0.0], [100.0, 100.0], [-100.0, 100.0], [100.0, -100.0]]))
+    q.code_sum.copy_(q.codebook * 0.5)
+    q.code_count.fill_(0.5)
+    q.initialised.fill_(True)
+    q.reset_dead = False
+    _, codes, _, stats = q(torch.randn(64, 2) * 0.1)
+    assert stats["dead_codes"] == 0 and set(codes.tolist()) == {0}
+    assert torch.allclose(q.codebook[1:], torch.tensor([[100.0, 100.0], [-100.0, 100.0], [100.0, -100.0]]))
+
+
+def test_training_resets_dead_codes_only_for_the_first_reset_until_of_the_steps():
+    from dataclasses import replace
+
+    from intermask_lite.config import smoke
+    from intermask_lite.vq.pipeline import train_tokenizer
+    cfg = smoke()  # 320 token positions per batch for 256 codes: unused codes die at every step
+    cfg = replace(cfg, vq=replace(cfg.vq, nb_code=256, reset_until=0.5), vq_train=replace(cfg.vq_train, steps=6))
+    _, hist = train_tokenizer(cfg, device="cpu", progress=False)
+    assert min(hist["dead_codes"][:3]) > 0 and hist["dead_codes"][3:] == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="reset_until is a share of the training steps"):
+        MotionTokenizer(VQConfig(reset_until=1.5))
+
+
 def test_stochastic_assignment_in_training_nearest_in_eval():
     q = EMAQuantizer(nb_code=8, code_dim=4, mu=0.99, gumbel_temp=50.0)
     torch.manual_seed(0)

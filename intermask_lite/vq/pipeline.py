@@ -154,9 +154,15 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
         grids = val_grids.to(dev)                                      # (n, 12, 22, W)
         return {"val_loss": total / len(val_grids), "val_mpjpe_mm": float(tok.joint_errors(grids).mean()) * 1000.0}
 
+    reset_steps = round(cfg.vq.reset_until * tc.steps)
+
+    def dead_code_resets(tok, step):
+        """Dead codes are reset for the first reset_until of the steps, then the codebook only follows its EMA."""
+        unwrap(tok).quantizer.reset_dead = step < reset_steps
+
     extra = {"preset": cfg.to_dict(), "normalizer": normalizer.state_dict()}
     history = fit(model, vq_loss, loader, tc, val_fn=val_fn, out_dir=out_dir, kind="vq", extra=extra,
-                  device=device, progress=progress, seed=seed)
+                  device=device, progress=progress, seed=seed, on_step=dead_code_resets)
     return model.eval(), history
 
 

@@ -3,7 +3,8 @@
 - Codes are initialised from the first batch of encoder outputs.
 - EMA: each code moves towards the mean of the vectors assigned to it, with decay `mu`; a code whose
   running assignment count falls below 1 (fewer than one vector per batch, on average over the last
-  ~1/(1-mu) batches) is dead and is reset to a random encoder output of the current batch.
+  ~1/(1-mu) batches) is dead and is reset to a random encoder output of the current batch, while
+  `reset_dead` is on (training can switch it off for its last steps; see VQConfig.reset_until).
 - Training assigns codes by sampling softmax(-distance / temp) through the Gumbel trick (temp 0: nearest);
   evaluation always takes the nearest code.
 - The straight-through estimator copies the decoder's gradient onto the encoder output.
@@ -36,6 +37,7 @@ class EMAQuantizer(nn.Module):
         self.register_buffer("code_sum", torch.zeros(nb_code, code_dim))   # (K, D) EMA of assigned sums
         self.register_buffer("code_count", torch.ones(nb_code))            # (K,) EMA of assignment counts
         self.register_buffer("initialised", torch.tensor(False))
+        self.reset_dead = True  # reset dead codes in training (a switch, not state: never saved)
 
     def _random_rows(self, x: torch.Tensor, n: int) -> torch.Tensor:
         """n rows of x picked at random (repeated, with a little noise, when x has fewer rows)."""
@@ -83,7 +85,7 @@ class EMAQuantizer(nn.Module):
         batch_count = _all_reduce(onehot.sum(0))                    # (K,)
         self.code_sum.mul_(self.mu).add_(batch_sum, alpha=1 - self.mu)
         self.code_count.mul_(self.mu).add_(batch_count, alpha=1 - self.mu)
-        dead = self.code_count < DEAD_COUNT                         # (K,)
+        dead = (self.code_count < DEAD_COUNT) & self.reset_dead    # (K,)
         n_dead = int(dead.sum())
         if n_dead:
             fresh = self._random_rows(x, self.nb_code)              # (K, D)
