@@ -162,8 +162,9 @@ def test_training_resets_dead_codes_only_for_the_first_reset_until_of_the_steps(
     from intermask_lite.vq.pipeline import train_tokenizer
     cfg = smoke()  # 320 token positions per batch for 256 codes: unused codes die at every step
     cfg = replace(cfg, vq=replace(cfg.vq, nb_code=256, reset_until=0.5), vq_train=replace(cfg.vq_train, steps=6))
-    _, hist = train_tokenizer(cfg, device="cpu", progress=False)
+    model, hist = train_tokenizer(cfg, device="cpu", progress=False)
     assert min(hist["dead_codes"][:3]) > 0 and hist["dead_codes"][3:] == [0.0, 0.0, 0.0]
+    assert model.quantizer.reset_dead  # the returned model resets again if trained further
     with pytest.raises(ValueError, match="reset_until is a share of the training steps"):
         MotionTokenizer(VQConfig(reset_until=1.5))
 

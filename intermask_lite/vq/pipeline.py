@@ -163,6 +163,7 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
     extra = {"preset": cfg.to_dict(), "normalizer": normalizer.state_dict()}
     history = fit(model, vq_loss, loader, tc, val_fn=val_fn, out_dir=out_dir, kind="vq", extra=extra,
                   device=device, progress=progress, seed=seed, on_step=dead_code_resets)
+    model.quantizer.reset_dead = True                                  # the switch back at its default
     return model.eval(), history
 
 
