@@ -114,9 +114,11 @@ class Preset:
     vq: VQConfig = field(default_factory=lambda: VQConfig(reset_until=0.2))
     # small batches, many steps: at equal compute they beat large batches (tokenizer: 91 mm against 124 mm after
     # 1200 x 16 and 600 x 32 windows; transformer: validation token accuracy 0.30 against 0.28); the tokenizer
-    # trains in bf16 where the CPU has it (1.5x the steps per second): 3200 steps in under 5 minutes
+    # trains in bf16 where the CPU has it (1.5x the steps per second): 3200 steps in under 5 minutes; short of
+    # steps, it keeps the full learning rate longer (decay at 85 and 95 %: 68.4 against 70.6 mm over five seeds)
     vq_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3200, batch_size=16, lr=1e-3,
-                                                                      warmup=100, eval_every=400, cpu_bf16=True))
+                                                                      warmup=100, milestones=(0.85, 0.95),
+                                                                      eval_every=400, cpu_bf16=True))
     text: TextConfig = field(default_factory=TextConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     transformer_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2400, batch_size=16, lr=1e-3,
