@@ -75,18 +75,20 @@ def main() -> None:
     print(f"evaluator: {ev_path or 'none found (class accuracy and FID not measured)'}")
     rows = [run(args.preset, kind, args.steps, args.progress, args.device, evaluator) for kind in args.kinds]
     head = f"{'kind':>9} {'params':>9} {'codes':>5} {'steps':>6} {'steps/s':>7} {'train min':>9} " \
-           f"{'total min':>9} {'peak MB':>8} {'MPJPE mm':>8} {'aligned':>7} {'root mm':>7} {'usage':>6} " \
+           f"{'total min':>9} {'peak MB':>8} {'MPJPE mm':>8} {'aligned':>7} {'root mm':>7} {'spread':>6} " \
+           f"{'usage':>6} " \
            f"{'perplex':>7} {'dead':>5} {'class acc':>9} {'FID':>6}"
     print(head)
     for r in rows:
         print(f"{r['kind']:>9} {r['params']:>9,} {r['nb_code']:>5} {r['steps']:>6} {r['steps_per_s']:>7.2f} "
               f"{r['train_min']:>9.2f} {r['total_min']:>9.2f} {r['peak_mb']:>8.0f} {r['mpjpe_mm']:>8.1f} "
-              f"{r['mpjpe_aligned_mm']:>7.1f} {r['root_error_mm']:>7.1f} "
+              f"{r['mpjpe_aligned_mm']:>7.1f} {r['root_error_mm']:>7.1f} {r['root_spread']:>6.2f} "
               f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5} "
               f"{r.get('class_acc', float('nan')):>9.3f} {r.get('fid', float('nan')):>6.3f}")
     print("peak MB: process (or GPU) peak so far, runs are sequential; total min includes data preparation")
     print("MPJPE: where the bodies stand included; aligned: each pose's pelvis moved onto the truth's first (the pose "
-          "alone, MoMask's convention); root mm: pelvis position error")
+          "alone, MoMask's convention); root mm: pelvis position error; spread: root_spread, the share of the "
+          "truth's spread in where people stand that the reconstruction keeps (near 0: the x = 0 basin)")
     for r in rows:
         worst = sorted(r["by_class"].items(), key=lambda kv: -kv[1].mean())
         print(f"{r['kind']} MPJPE per class, person A/B (mm): "
@@ -97,6 +99,8 @@ def main() -> None:
             print(f"target {name} <= {TARGETS['mpjpe_mm']} mm: "
                   f"{'met' if first[key] <= TARGETS['mpjpe_mm'] else 'MISSED'} ({first[key]:.1f})")
         print(f"target usage >= {TARGETS['usage']:.0%}: {'met' if first['usage'] >= TARGETS['usage'] else 'MISSED'}")
+        print(f"placement kept (root spread >= 0.5): {'yes' if first['root_spread'] >= 0.5 else 'NO (the x = 0 basin, or a run too short)'}"
+              f" ({first['root_spread']:.2f})")
         print(f"target total <= {TARGETS['minutes']} min: "
               f"{'met' if first['total_min'] <= TARGETS['minutes'] else 'MISSED'}")
     by_kind = {r["kind"]: r for r in rows}

@@ -12,7 +12,7 @@ from intermask_lite.eval import metrics  # noqa: E402
 from intermask_lite.config import VQConfig  # noqa: E402
 from intermask_lite.viz import token_plots as tp  # noqa: E402
 from intermask_lite.viz.token_widgets import TokenSurgery, token_surgery  # noqa: E402
-from intermask_lite.vq.model import MotionTokenizer  # noqa: E402
+from intermask_lite.vq.model import MotionTokenizer, root_spread  # noqa: E402
 
 NB_CODE = 16
 
@@ -94,6 +94,9 @@ def test_joint_errors_over_clips_average_to_the_library_mpjpe():
     roots = [metrics.mpjpe(r[:, :, :1], t[:, :, :1]) for r, t in pairs]
     assert np.isclose(scores["mpjpe_aligned_mm"], np.average(aligned, weights=frames), rtol=1e-4)
     assert np.isclose(scores["root_error_mm"], np.average(roots, weights=frames), rtol=1e-4)
+    spread = root_spread(torch.cat([r[:, :, 0].flatten(0, 1) for r, _ in pairs]),
+                         torch.cat([t[:, :, 0].flatten(0, 1) for _, t in pairs]))
+    assert np.isclose(scores["root_spread"], spread, rtol=1e-5)
     assert 0 < scores["mpjpe_aligned_mm"] != scores["mpjpe_mm"]
     per_joint = tp.joint_errors_mm(model, clips, align_root=True)     # (22,) mm, the root's own error is 0
     assert per_joint[0] == 0 and np.isclose(per_joint.mean(), scores["mpjpe_aligned_mm"], rtol=1e-4)

@@ -4,7 +4,7 @@ import torch
 
 from intermask_lite.config import VQConfig
 from intermask_lite.vq.losses import foot_contact, reconstruction_losses
-from intermask_lite.vq.model import MotionTokenizer, grid_stats, pad_to_multiple
+from intermask_lite.vq.model import MotionTokenizer, grid_stats, pad_to_multiple, root_spread
 from intermask_lite.vq.quantizer import EMAQuantizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
@@ -167,6 +167,33 @@ def test_training_resets_dead_codes_only_for_the_first_reset_until_of_the_steps(
     assert model.quantizer.reset_dead  # the returned model resets again if trained further
     with pytest.raises(ValueError, match="reset_until is a share of the training steps"):
         MotionTokenizer(VQConfig(reset_until=1.5))
+
+
+def test_root_spread_tells_kept_from_collapsed_placement():
+    torch.manual_seed(0)
+    truth = torch.randn(50, 3) * torch.tensor([2.0, 0.1, 1.0])        # (N, 3) roots spread on the floor
+    assert root_spread(truth, truth) == pytest.approx(1.0)
+    assert root_spread(truth * torch.tensor([1.0, 1.0, 0.5]), truth) == pytest.approx(0.5)  # the worse axis
+    collapsed = truth * torch.tensor([0.0, 1.0, 1.0])                  # every root at x = 0
+    assert root_spread(collapsed, truth) == 0.0
+    standing = torch.zeros(50, 3)                                      # no spread to keep
+    assert torch.isnan(torch.tensor(root_spread(truth, standing)))
+    with pytest.raises(ValueError, match="root position tensors"):
+        root_spread(truth, truth[:10])
+
+
+def test_training_records_the_validation_root_spread(monkeypatch):
+    from dataclasses import replace
+
+    from intermask_lite.config import smoke
+    from intermask_lite.vq import pipeline
+    cfg = smoke()
+    cfg = replace(cfg, vq_train=replace(cfg.vq_train, steps=4, eval_every=2))
+    seen = []
+    monkeypatch.setattr(pipeline, "root_spread", lambda pred, truth: seen.append(pred.shape) or 0.04)
+    _, hist = pipeline.train_tokenizer(cfg, device="cpu", progress=False)
+    assert hist["val_root_spread"] == [0.04, 0.04]
+    assert seen[0][1:] == (cfg.data.window, 3)                          # roots (windows, frames, xyz)
 
 
 def test_stochastic_assignment_in_training_nearest_in_eval():

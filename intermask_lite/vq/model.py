@@ -38,6 +38,22 @@ def position_errors(pred: torch.Tensor, truth: torch.Tensor, align_root: bool = 
     return (pred - truth).norm(dim=-1)
 
 
+def root_spread(pred_roots: torch.Tensor, true_roots: torch.Tensor) -> float:
+    """The share of the truth's spread in where people stand that the prediction keeps, on the worse floor axis.
+
+    pred_roots, true_roots: root (pelvis) positions (..., 3) of the same shape, e.g. joints[..., 0, :]. For x and
+    z, the standard deviation of the predicted roots over all frames divided by the truth's; returns the smaller
+    ratio. About 1 when placement is kept; near 0 when every root comes out on one line (the x = 0 basin, README).
+    nan when the true roots spread by less than a millimetre on both axes.
+    """
+    if pred_roots.shape != true_roots.shape or pred_roots.shape[-1] != 3:
+        raise ValueError(f"expected two root position tensors (..., 3) of one shape, got {tuple(pred_roots.shape)} "
+                         f"and {tuple(true_roots.shape)}")
+    pred_xz, true_xz = pred_roots[..., [0, 2]].reshape(-1, 2), true_roots[..., [0, 2]].reshape(-1, 2)  # (N, 2)
+    ratios = [float(p / t) for p, t in zip(pred_xz.std(0), true_xz.std(0)) if t >= 1e-3]
+    return min(ratios) if ratios else float("nan")
+
+
 def grid_stats(normalizer_state) -> tuple[torch.Tensor, torch.Tensor]:
     """Grid-form (12, 22) mean and std from a data.features.Normalizer, its state dict, or None (identity).
 

@@ -1,8 +1,8 @@
 """Train, evaluate and reload the tokenizer in one call each.
 
 train_tokenizer(preset)      -> (MotionTokenizer, history): fits the normaliser, trains with train.fit
-evaluate_tokenizer(model, clips) -> dict(mpjpe_mm, mpjpe_aligned_mm, root_error_mm, usage, perplexity,
-                                    dead_codes) over whole clips
+evaluate_tokenizer(model, clips) -> dict(mpjpe_mm, mpjpe_aligned_mm, root_error_mm, root_spread, usage,
+                                    perplexity, dead_codes) over whole clips
                                     (and class_acc, fid of the reconstructions given an evaluator)
 load_tokenizer(path)         -> MotionTokenizer rebuilt from the config stored in the checkpoint
 """
@@ -17,7 +17,7 @@ from .. import config as config_mod
 from ..train import fit, unwrap
 from ..utils import load_checkpoint, load_weights
 from .losses import reconstruction_losses
-from .model import MotionTokenizer, position_errors
+from .model import MotionTokenizer, position_errors, root_spread
 
 VAL_WINDOWS = 256  # validation windows drawn once, with a fixed seed
 
@@ -54,7 +54,8 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
 
     mpjpe_mm: mean joint position error in millimetres, where the bodies stand included;
     mpjpe_aligned_mm: the same with each pose's root (pelvis) moved onto the truth's first, the pose alone (the
-    convention of MoMask-style tokenizer MPJPE); root_error_mm: mean root position error, where the bodies stand.
+    convention of MoMask-style tokenizer MPJPE); root_error_mm: mean root position error, where the bodies stand;
+    root_spread: vq.model.root_spread over all clips (near 0: placement collapsed onto a line).
     usage: share of the codebook used over all clips; perplexity: of the token histogram over all clips;
     dead_codes: codes never used.
     With an `evaluator` (eval.evaluator.Evaluator) also what it makes of the reconstructions:
@@ -66,7 +67,7 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     was_training = model.training
     model.eval()
     device = device or model.grid_mean.device
-    errors, aligned, roots, counts, pairs = [], [], [], torch.zeros(model.cfg.nb_code), []
+    errors, aligned, roots, counts, pairs, placed = [], [], [], torch.zeros(model.cfg.nb_code), [], []
     for clip in clips:
         grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
         tokens = model.encode(grid)                                    # (2, R, T/4)
@@ -74,6 +75,7 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
         err = position_errors(recon, truth)                            # (2, T, 22) metres
         errors.append(err.flatten().cpu())
         roots.append(err[:, :, 0].flatten().cpu())                     # joint 0 is the root
+        placed.append(torch.stack([recon[:, :, 0], truth[:, :, 0]]).flatten(1, 2).cpu())  # (2, 2T, 3) roots
         aligned.append(position_errors(recon, truth, align_root=True).flatten().cpu())
         counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
         if evaluator is not None:
@@ -83,6 +85,7 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     scores = {"mpjpe_mm": float(torch.cat(errors).mean()) * 1000.0,
               "mpjpe_aligned_mm": float(torch.cat(aligned).mean()) * 1000.0,
               "root_error_mm": float(torch.cat(roots).mean()) * 1000.0,
+              "root_spread": root_spread(*torch.cat(placed, dim=1)),
               "usage": float((counts > 0).float().mean()),
               "perplexity": float(torch.exp(-(p * torch.log(p + 1e-10)).sum())),
               "dead_codes": int((counts == 0).sum())}
@@ -149,10 +152,13 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
     model = MotionTokenizer(cfg.vq, normalizer)
 
     def val_fn(tok, dev):
-        """Loss of the training objective (sampling off) and MPJPE through the tokens, on fixed windows."""
+        """Training loss (sampling off), MPJPE and root spread through the tokens, on the fixed windows."""
         total = sum(float(vq_loss(tok, chunk, dev)[0]) * len(chunk) for chunk in val_grids.split(tc.batch_size))
         grids = val_grids.to(dev)                                      # (n, 12, 22, W)
-        return {"val_loss": total / len(val_grids), "val_mpjpe_mm": float(tok.joint_errors(grids).mean()) * 1000.0}
+        recon, truth = tok.grid_to_joints(tok.reconstruct(grids)), tok.grid_to_joints(grids)  # (n, W, 22, 3) each
+        return {"val_loss": total / len(val_grids),
+                "val_mpjpe_mm": float(position_errors(recon, truth).mean()) * 1000.0,
+                "val_root_spread": root_spread(recon[..., 0, :], truth[..., 0, :])}
 
     reset_steps = round(cfg.vq.reset_until * tc.steps)
 
