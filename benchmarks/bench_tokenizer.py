@@ -76,8 +76,7 @@ def main() -> None:
     rows = [run(args.preset, kind, args.steps, args.progress, args.device, evaluator) for kind in args.kinds]
     head = f"{'kind':>9} {'params':>9} {'codes':>5} {'steps':>6} {'steps/s':>7} {'train min':>9} " \
            f"{'total min':>9} {'peak MB':>8} {'MPJPE mm':>8} {'aligned':>7} {'root mm':>7} {'spread':>6} " \
-           f"{'usage':>6} " \
-           f"{'perplex':>7} {'dead':>5} {'class acc':>9} {'FID':>6}"
+           f"{'usage':>6} {'perplex':>7} {'dead':>5} {'class acc':>9} {'FID':>6}"
     print(head)
     for r in rows:
         print(f"{r['kind']:>9} {r['params']:>9,} {r['nb_code']:>5} {r['steps']:>6} {r['steps_per_s']:>7.2f} "
@@ -99,8 +98,9 @@ def main() -> None:
             print(f"target {name} <= {TARGETS['mpjpe_mm']} mm: "
                   f"{'met' if first[key] <= TARGETS['mpjpe_mm'] else 'MISSED'} ({first[key]:.1f})")
         print(f"target usage >= {TARGETS['usage']:.0%}: {'met' if first['usage'] >= TARGETS['usage'] else 'MISSED'}")
-        print(f"placement kept (root spread >= 0.5): {'yes' if first['root_spread'] >= 0.5 else 'NO (the x = 0 basin, or a run too short)'}"
-              f" ({first['root_spread']:.2f})")
+        kept = first["root_spread"] >= 0.5
+        print(f"placement kept (root spread >= 0.5): {'yes' if kept else 'NO (the x = 0 basin, or a run too short)'} "
+              f"({first['root_spread']:.2f})")
         print(f"target total <= {TARGETS['minutes']} min: "
               f"{'met' if first['total_min'] <= TARGETS['minutes'] else 'MISSED'}")
     by_kind = {r["kind"]: r for r in rows}
