@@ -67,7 +67,8 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     was_training = model.training
     model.eval()
     device = device or model.grid_mean.device
-    errors, aligned, roots, counts, pairs, placed = [], [], [], torch.zeros(model.cfg.nb_code), [], []
+    errors, aligned, roots, counts, pairs = [], [], [], torch.zeros(model.cfg.nb_code), []
+    pred_roots, true_roots = [], []
     for clip in clips:
         grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
         tokens = model.encode(grid)                                    # (2, R, T/4)
@@ -75,7 +76,8 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
         err = position_errors(recon, truth)                            # (2, T, 22) metres
         errors.append(err.flatten().cpu())
         roots.append(err[:, :, 0].flatten().cpu())                     # joint 0 is the root
-        placed.append(torch.stack([recon[:, :, 0], truth[:, :, 0]]).flatten(1, 2).cpu())  # (2, 2T, 3) roots
+        pred_roots.append(recon[:, :, 0].cpu())                        # (2, T, 3)
+        true_roots.append(truth[:, :, 0].cpu())                        # (2, T, 3)
         aligned.append(position_errors(recon, truth, align_root=True).flatten().cpu())
         counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
         if evaluator is not None:
@@ -85,7 +87,7 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     scores = {"mpjpe_mm": float(torch.cat(errors).mean()) * 1000.0,
               "mpjpe_aligned_mm": float(torch.cat(aligned).mean()) * 1000.0,
               "root_error_mm": float(torch.cat(roots).mean()) * 1000.0,
-              "root_spread": root_spread(*torch.cat(placed, dim=1)),
+              "root_spread": root_spread(torch.cat(pred_roots, dim=1), torch.cat(true_roots, dim=1)),
               "usage": float((counts > 0).float().mean()),
               "perplexity": float(torch.exp(-(p * torch.log(p + 1e-10)).sum())),
               "dead_codes": int((counts == 0).sum())}
