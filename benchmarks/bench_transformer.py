@@ -34,15 +34,15 @@ def main() -> None:
     device = get_device(args.device)
     batch, n_cols = preset.transformer_train.batch_size, preset.data.max_frames // 4
     model, loss_of_batch, batches = transformer_setup(preset, device, args.steps + 3)
-    dt, cpu_dt = time_training(model, loss_of_batch, batches, preset.transformer_train.lr,
-                               preset.transformer_train.amp, device, warmup=3)
+    dt, cpu_dt, precision = time_training(model, loss_of_batch, batches, preset.transformer_train.lr,
+                                          preset.transformer_train.amp, device, warmup=3)
     pad = TokenIds(preset.vq.nb_code).pad
     real_tokens = sum(int((b != pad).sum()) for b in batches) / len(batches)  # per step
     total_min = dt * preset.transformer_train.steps / 60
     n_params = sum(p.numel() for p in model.parameters())
     rows = [("preset", args.preset), ("device", f"{device} ({args.threads} threads)" if device.type == "cpu" else
                                       torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)),
-            ("AMP", "on" if device.type == "cuda" and preset.transformer_train.amp else "off"),
+            ("precision", precision),
             ("parameters", f"{n_params / 1e6:.2f} M"), ("batch x columns", f"{batch} x {n_cols}"),
             ("unroll", str(preset.transformer.unroll)),
             ("step time", f"{dt * 1000:.0f} ms wall (median), {cpu_dt * 1000:.0f} ms CPU (mean)"),

@@ -22,7 +22,7 @@ import torch
 from bench_generate import time_decode  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from intermask_lite.config import get_preset
-from intermask_lite.train import amp_setup, cpu_has_bf16
+from intermask_lite.train import amp_setup
 from intermask_lite.utils import get_device, seed_everything
 
 PROMPT = "two people shake hands"
@@ -41,9 +41,9 @@ def _sync(device: torch.device) -> None:
 
 def time_training(model, loss_of_batch, batches, lr: float, amp: bool, device: torch.device, warmup: int = 2,
                   cpu_bf16: bool = False):
-    """(median wall seconds, mean CPU seconds of all threads) of one optimisation step (forward, backward,
-    AdamW) over the given batches, after `warmup` steps, with the mixed precision train.fit would use.
-    CPU time is robust to a busy machine."""
+    """(median wall seconds, mean CPU seconds of all threads, precision) of one optimisation step (forward,
+    backward, AdamW) over the given batches, after `warmup` steps, with the mixed precision train.fit would use;
+    precision names it ("bf16 autocast", "fp16 autocast" or "float32"). CPU time is robust to a busy machine."""
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     autocast, scaler = amp_setup(device, amp, cpu_bf16)
@@ -56,6 +56,7 @@ def time_training(model, loss_of_batch, batches, lr: float, amp: bool, device: t
         optimizer.zero_grad(set_to_none=True)
         with autocast():
             loss = loss_of_batch(model, batch)
+            precision = autocast_precision(device)
         (scaler.scale(loss) if scaler else loss).backward()
         if scaler:
             scaler.step(optimizer)
@@ -66,10 +67,19 @@ def time_training(model, loss_of_batch, batches, lr: float, amp: bool, device: t
         if i >= warmup:
             times.append(time.perf_counter() - start)
             cpu_times.append(time.process_time() - cpu_start)
-    return statistics.median(times), statistics.mean(cpu_times)
+    return statistics.median(times), statistics.mean(cpu_times), precision
 
 
-def tokenizer_step(preset, device, n_steps: int) -> tuple[float, str]:
+def autocast_precision(device: torch.device) -> str:
+    """The precision autocast computes in where this is called: "bf16 autocast", "fp16 autocast" or "float32"."""
+    if not torch.is_autocast_enabled(device.type):
+        return "float32"
+    names = {torch.bfloat16: "bf16", torch.float16: "fp16"}
+    return f"{names.get(torch.get_autocast_dtype(device.type), 'other')} autocast"
+
+
+def tokenizer_step(preset, device, n_steps: int) -> tuple[float, str, str]:
+    """(seconds per training step, peak memory, precision) of the preset's tokenizer."""
     from intermask_lite.data.datasets import clip_cache, make_normalizer
     from intermask_lite.data.synthetic import load_split
     from intermask_lite.vq.model import MotionTokenizer
@@ -81,10 +91,10 @@ def tokenizer_step(preset, device, n_steps: int) -> tuple[float, str]:
     batch = preset.vq_train.batch_size
     idx = torch.randint(0, len(windows), (n_steps + 2, batch))
     batches = [torch.stack([windows[int(i)] for i in row]) for row in idx]  # each (B, 12, 22, W)
-    seconds, _ = time_training(MotionTokenizer(preset.vq, normalizer), lambda m, b: vq_loss(m, b, device)[0],
-                               batches, preset.vq_train.lr, preset.vq_train.amp, device,
-                               cpu_bf16=preset.vq_train.cpu_bf16)
-    return seconds, peak_memory(device)
+    seconds, _, precision = time_training(MotionTokenizer(preset.vq, normalizer),
+                                          lambda m, b: vq_loss(m, b, device)[0], batches, preset.vq_train.lr,
+                                          preset.vq_train.amp, device, cpu_bf16=preset.vq_train.cpu_bf16)
+    return seconds, peak_memory(device), precision
 
 
 def transformer_setup(preset, device, n_batches: int):
@@ -108,8 +118,8 @@ def transformer_setup(preset, device, n_batches: int):
 
 def transformer_step(preset, device, n_steps: int) -> tuple[float, str]:
     model, loss_of_batch, batches = transformer_setup(preset, device, n_steps + 2)
-    seconds, _ = time_training(model, loss_of_batch, batches, preset.transformer_train.lr,
-                               preset.transformer_train.amp, device)
+    seconds, _, _ = time_training(model, loss_of_batch, batches, preset.transformer_train.lr,
+                                  preset.transformer_train.amp, device)
     return seconds, peak_memory(device)
 
 
@@ -155,9 +165,9 @@ def main(argv=None) -> str:
     n_steps, repeats = (5, 3) if args.quick else (20, 7)
     rows = [("preset", preset.name), ("device", torch.cuda.get_device_name(device) if device.type == "cuda"
                                       else f"{device} ({args.threads} threads)")]
-    tok_s, tok_mem = tokenizer_step(preset, device, n_steps)
-    bf16 = ", bf16 autocast" if device.type == "cpu" and preset.vq_train.cpu_bf16 and cpu_has_bf16() else ""
-    rows += [(f"tokenizer train step (batch {preset.vq_train.batch_size}, {preset.data.window} frames{bf16})",
+    tok_s, tok_mem, tok_precision = tokenizer_step(preset, device, n_steps)
+    rows += [(f"tokenizer train step (batch {preset.vq_train.batch_size}, {preset.data.window} frames, "
+              f"{tok_precision})",
               f"{tok_s * 1000:.0f} ms"), ("tokenizer peak memory", tok_mem)]
     tr_s, tr_mem = transformer_step(preset, device, n_steps)
     rows += [(f"transformer train step (batch {preset.transformer_train.batch_size}, "
