@@ -116,11 +116,12 @@ def transformer_setup(preset, device, n_batches: int):
     return model, (lambda m, b: masked_token_loss(m, b, texts, preset.transformer)[0]), batches
 
 
-def transformer_step(preset, device, n_steps: int) -> tuple[float, str]:
+def transformer_step(preset, device, n_steps: int) -> tuple[float, str, str]:
+    """(seconds per training step, peak memory, precision) of the preset's Inter-M transformer."""
     model, loss_of_batch, batches = transformer_setup(preset, device, n_steps + 2)
-    seconds, _, _ = time_training(model, loss_of_batch, batches, preset.transformer_train.lr,
-                                  preset.transformer_train.amp, device)
-    return seconds, peak_memory(device)
+    seconds, _, precision = time_training(model, loss_of_batch, batches, preset.transformer_train.lr,
+                                          preset.transformer_train.amp, device)
+    return seconds, peak_memory(device), precision
 
 
 def generation(kit, repeats: int, steps: int = 20, cfg: float = 2.0) -> dict:
@@ -169,9 +170,9 @@ def main(argv=None) -> str:
     rows += [(f"tokenizer train step (batch {preset.vq_train.batch_size}, {preset.data.window} frames, "
               f"{tok_precision})",
               f"{tok_s * 1000:.0f} ms"), ("tokenizer peak memory", tok_mem)]
-    tr_s, tr_mem = transformer_step(preset, device, n_steps)
+    tr_s, tr_mem, tr_precision = transformer_step(preset, device, n_steps)
     rows += [(f"transformer train step (batch {preset.transformer_train.batch_size}, "
-              f"{preset.data.max_frames // 4} columns)", f"{tr_s * 1000:.0f} ms"), ("transformer peak memory", tr_mem)]
+              f"{preset.data.max_frames // 4} columns, {tr_precision})", f"{tr_s * 1000:.0f} ms"), ("transformer peak memory", tr_mem)]
 
     kit = load_pretrained(preset.name, args.artifacts_dir, str(device), train_if_missing=args.train_if_missing)
     gen = generation(kit, repeats)
