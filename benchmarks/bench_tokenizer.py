@@ -11,6 +11,7 @@ MPJPE is printed twice: with the bodies where they stand, and root-aligned (the 
 from __future__ import annotations
 
 import argparse
+import math
 import resource
 import time
 from dataclasses import replace
@@ -98,9 +99,10 @@ def main() -> None:
             print(f"target {name} <= {TARGETS['mpjpe_mm']} mm: "
                   f"{'met' if first[key] <= TARGETS['mpjpe_mm'] else 'MISSED'} ({first[key]:.1f})")
         print(f"target usage >= {TARGETS['usage']:.0%}: {'met' if first['usage'] >= TARGETS['usage'] else 'MISSED'}")
-        kept = first["root_spread"] >= 0.5
-        print(f"placement kept (root spread >= 0.5): {'yes' if kept else 'NO (the x = 0 basin, or a run too short)'} "
-              f"({first['root_spread']:.2f})")
+        spread = first["root_spread"]
+        verdict = ("undefined (the true people do not spread)" if math.isnan(spread) else
+                   "yes" if spread >= 0.5 else "NO (the x = 0 basin, or a run too short)")
+        print(f"placement kept (root spread >= 0.5): {verdict} ({spread:.2f})")
         print(f"target total <= {TARGETS['minutes']} min: "
               f"{'met' if first['total_min'] <= TARGETS['minutes'] else 'MISSED'}")
     by_kind = {r["kind"]: r for r in rows}

@@ -1,5 +1,7 @@
-"""Presets, config round trips, seeding, devices and atomic checkpoints."""
+"""Presets, config round trips, seeding, devices, atomic checkpoints and the packages' lazy imports."""
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -63,3 +65,15 @@ def test_atomic_checkpoint_round_trip_and_errors(tmp_path):
         utils.load_checkpoint(path)
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         utils.load_checkpoint(tmp_path / "nope.pt")
+
+
+@pytest.mark.parametrize("statement", [
+    "from intermask_lite import Motion, load_pretrained, vq, kit",
+    "from intermask_lite.vq import pipeline, train_tokenizer, evaluate_tokenizer, load_tokenizer",
+    "from intermask_lite.data import synthetic, features",
+    "from intermask_lite.viz import browse, token_plots",
+])
+def test_lazy_names_import_in_a_fresh_interpreter(statement):
+    # each package loads its heavy parts on first use; `from package import name` must reach them too
+    done = subprocess.run([sys.executable, "-c", statement], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]

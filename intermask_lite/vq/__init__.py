@@ -3,6 +3,8 @@
 model.MotionTokenizer encodes a grid (B, 12, 22, T) into tokens (B, 5, T/4) and decodes them back;
 pipeline.train_tokenizer / evaluate_tokenizer / load_tokenizer train, measure and reload it.
 """
+import importlib
+
 from .model import MotionTokenizer, pad_to_multiple  # noqa: F401
 from .quantizer import EMAQuantizer  # noqa: F401
 
@@ -10,6 +12,6 @@ from .quantizer import EMAQuantizer  # noqa: F401
 def __getattr__(name):
     # the pipeline pulls in the data modules; load it on first use
     if name in ("train_tokenizer", "evaluate_tokenizer", "load_tokenizer", "pipeline"):
-        from . import pipeline
+        pipeline = importlib.import_module(".pipeline", __name__)  # `from . import` would re-enter __getattr__
         return pipeline if name == "pipeline" else getattr(pipeline, name)
     raise AttributeError(f"module 'intermask_lite.vq' has no attribute {name!r}")
