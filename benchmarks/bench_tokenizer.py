@@ -24,7 +24,7 @@ from intermask_lite.eval.evaluator import load_evaluator
 from intermask_lite.kit import checkpoint_path
 from intermask_lite.train import cpu_has_bf16
 from intermask_lite.viz.token_plots import class_errors_mm
-from intermask_lite.vq.pipeline import evaluate_tokenizer, train_tokenizer
+from intermask_lite.vq.pipeline import PLACEMENT_KEPT, evaluate_tokenizer, train_tokenizer
 
 TARGETS = {"mpjpe_mm": 30.0, "usage": 0.80, "minutes": 5.0}
 
@@ -101,8 +101,8 @@ def main() -> None:
         print(f"target usage >= {TARGETS['usage']:.0%}: {'met' if first['usage'] >= TARGETS['usage'] else 'MISSED'}")
         spread = first["root_spread"]
         verdict = ("undefined (the true people do not spread)" if math.isnan(spread) else
-                   "yes" if spread >= 0.5 else "NO (the x = 0 basin, or a run too short)")
-        print(f"placement kept (root spread >= 0.5): {verdict} ({spread:.2f})")
+                   "yes" if spread >= PLACEMENT_KEPT else "NO (the x = 0 basin, or a run too short)")
+        print(f"placement kept (root spread >= {PLACEMENT_KEPT}): {verdict} ({spread:.2f})")
         print(f"target total <= {TARGETS['minutes']} min: "
               f"{'met' if first['total_min'] <= TARGETS['minutes'] else 'MISSED'}")
     by_kind = {r["kind"]: r for r in rows}

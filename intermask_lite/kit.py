@@ -6,6 +6,7 @@ Checkpoints are looked up in this order: `artifacts_dir/<preset>/` (what the not
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +84,11 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
     if resume_at is None:
         print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))
     if kind == "vq":
-        from .vq.pipeline import train_tokenizer
-        model, _ = train_tokenizer(preset, out_dir=out_dir, device=device, progress=progress, seed=seed)
+        from .vq.pipeline import placement_warning, train_tokenizer
+        model, history = train_tokenizer(preset, out_dir=out_dir, device=device, progress=progress, seed=seed)
+        warning = placement_warning(history)
+        if warning:
+            print(warning, file=sys.stderr)
     elif kind == "transformer":
         from .mask_transformer.training import train_transformer
         tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress,

@@ -58,6 +58,14 @@ def test_train_trains_even_where_a_checkpoint_is_shipped(smoke_artifacts, tmp_pa
     assert ckpt["step"] == 2
 
 
+@pytest.mark.parametrize("spread, warned", [(0.04, True), (0.97, False)])
+def test_train_vq_warns_when_placement_is_lost(tmp_path, capsys, monkeypatch, spread, warned):
+    from intermask_lite.vq import pipeline
+    monkeypatch.setattr(pipeline, "root_spread", lambda pred, truth: spread)
+    code = cli.main(["train", "vq", "--preset", "smoke", "--artifacts-dir", str(tmp_path), "--steps", "2"])
+    assert code == 0 and ("x = 0 basin" in capsys.readouterr().err) == warned
+
+
 def test_train_into_a_folder_in_use_says_so(tmp_path, capsys):
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -184,6 +184,15 @@ def test_root_spread_tells_kept_from_collapsed_placement():
         root_spread(truth, truth[:10])
 
 
+def test_placement_warning_reads_the_last_validation_root_spread():
+    from intermask_lite.vq.pipeline import placement_warning
+    warning = placement_warning({"val_root_spread": [0.9, 0.04]})
+    assert "kept 0.04 of the true spread" in warning and "x = 0 basin" in warning and "another seed" in warning
+    assert placement_warning({"val_root_spread": [0.04, 0.9]}) is None        # climbed out: fine
+    assert placement_warning({"val_root_spread": [float("nan")]}) is None     # nothing to keep
+    assert placement_warning({"loss": [1.0]}) is None                         # never validated
+
+
 def test_training_records_the_validation_root_spread(monkeypatch):
     from dataclasses import replace
 

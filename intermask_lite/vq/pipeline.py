@@ -5,6 +5,7 @@ evaluate_tokenizer(model, clips) -> dict(mpjpe_mm, mpjpe_aligned_mm, root_error_
                                     perplexity, dead_codes) over whole clips
                                     (and class_acc, fid of the reconstructions given an evaluator)
 load_tokenizer(path)         -> MotionTokenizer rebuilt from the config stored in the checkpoint
+placement_warning(history)   -> a sentence when the last validation lost where people stand, else None
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .losses import reconstruction_losses
 from .model import MotionTokenizer, position_errors, root_spread
 
 VAL_WINDOWS = 256  # validation windows drawn once, with a fixed seed
+PLACEMENT_KEPT = 0.5  # root spread at or above which a tokenizer counts as keeping where people stand
 
 
 def _grid_of(batch) -> torch.Tensor:
@@ -175,6 +177,20 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
     return model.eval(), history
 
 
+def placement_warning(history: dict) -> str | None:
+    """A warning when the last validation root spread of a train_tokenizer history is under PLACEMENT_KEPT.
+
+    Such a tokenizer puts people on one line: the run was too short to learn placement, or it ended in the
+    x = 0 basin (README), which another seed usually avoids. None when placement is kept or was never measured.
+    """
+    spreads = history.get("val_root_spread", [])
+    if not spreads or not spreads[-1] < PLACEMENT_KEPT:               # none, kept, or nan (no spread to keep)
+        return None
+    return (f"warning: the tokenizer kept {spreads[-1]:.2f} of the true spread in where people stand (root spread "
+            f"at the last validation; {PLACEMENT_KEPT} or more counts as kept): the run was too short, or it ended in "
+            "the x = 0 basin (README); train again with another seed before building on it")
+
+
 def load_tokenizer(path, cfg=None, device="cpu") -> MotionTokenizer:
     """Rebuild a tokenizer from a vq checkpoint; `cfg` (a VQConfig), if given, must match the stored one."""
     ckpt = load_checkpoint(path, kind="vq")
@@ -190,4 +206,5 @@ def load_tokenizer(path, cfg=None, device="cpu") -> MotionTokenizer:
     return model.to(device).eval()
 
 
-__all__ = ["train_tokenizer", "window_dataset", "evaluate_tokenizer", "load_tokenizer", "vq_loss", "clip_grids"]
+__all__ = ["train_tokenizer", "window_dataset", "evaluate_tokenizer", "load_tokenizer", "placement_warning", "vq_loss",
+           "clip_grids"]
