@@ -7,6 +7,7 @@ the reconstructions (class accuracy, FID against the clips): runs of similar MPJ
 MPJPE is printed twice: with the bodies where they stand, and root-aligned (the pose alone).
 
     python benchmarks/bench_tokenizer.py --preset lab --threads 2
+    python benchmarks/bench_tokenizer.py --kinds 2d --threads 1 --seed 1 --set vq.nb_code=1024   # one knob
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from dataclasses import replace
 
 import torch
 
-from intermask_lite.config import get_preset
+from intermask_lite.config import get_preset, with_overrides
 from intermask_lite.data.synthetic import load_split
 from intermask_lite.eval.evaluator import load_evaluator
 from intermask_lite.kit import checkpoint_path
@@ -39,14 +40,15 @@ def peak_rss_mb() -> float:
 KINDS = {"2d": ("2d", "smpl"), "2d-chains": ("2d", "chains"), "1d": ("1d", "smpl")}  # (VQConfig kind, joint_order)
 
 
-def run(preset_name: str, kind: str, steps: int | None, progress: bool, device: str, evaluator=None) -> dict:
-    cfg = get_preset(preset_name)
+def run(preset_name: str, kind: str, steps: int | None, progress: bool, device: str, evaluator=None,
+        overrides=(), seed: int = 0) -> dict:
+    cfg = with_overrides(get_preset(preset_name), overrides)
     vq_kind, joint_order = KINDS[kind]
     cfg = replace(cfg, vq=replace(cfg.vq, kind=vq_kind, joint_order=joint_order))
     if steps is not None:
         cfg = replace(cfg, vq_train=replace(cfg.vq_train, steps=steps))
     t0 = time.perf_counter()
-    model, history = train_tokenizer(cfg, progress=progress, device=device)
+    model, history = train_tokenizer(cfg, progress=progress, device=device, seed=seed)
     total = time.perf_counter() - t0
     train_s = history["seconds"][-1]
     test = load_split("test", cfg.data.n_clips, cfg.data.seed)
@@ -64,17 +66,27 @@ def main() -> None:
                         help="2d-chains: the 2D tokenizer with its joint axis along the kinematic chains")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=None, help="override the preset's tokenizer steps")
+    parser.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="change preset fields, e.g. --set vq.nb_code=1024 vq_train.lr=7e-4 (--kinds still "
+                             "decides vq.kind and vq.joint_order)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the training runs")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--artifacts-dir", default="artifacts", help="where to look for the evaluator first")
     args = parser.parse_args()
+    try:
+        base = with_overrides(get_preset(args.preset), args.set)
+    except ValueError as err:
+        parser.error(str(err))
     torch.set_num_threads(args.threads)
     print(f"preset={args.preset} threads={args.threads} torch={torch.__version__} "
-          f"cpu_bf16={get_preset(args.preset).vq_train.cpu_bf16} (native bf16 on this CPU: {cpu_has_bf16()})")
+          f"cpu_bf16={base.vq_train.cpu_bf16} (native bf16 on this CPU: {cpu_has_bf16()})")
     ev_path = checkpoint_path("evaluator", args.preset, args.artifacts_dir)
     evaluator = load_evaluator(ev_path) if ev_path else None
     print(f"evaluator: {ev_path or 'none found (class accuracy and FID not measured)'}")
-    rows = [run(args.preset, kind, args.steps, args.progress, args.device, evaluator) for kind in args.kinds]
+    print(f"seed={args.seed} overrides: {' '.join(args.set) or 'none'}")
+    rows = [run(args.preset, kind, args.steps, args.progress, args.device, evaluator, args.set, args.seed)
+            for kind in args.kinds]
     head = f"{'kind':>9} {'params':>9} {'codes':>5} {'steps':>6} {'steps/s':>7} {'train min':>9} " \
            f"{'total min':>9} {'peak MB':>8} {'MPJPE mm':>8} {'aligned':>7} {'root mm':>7} {'spread':>6} " \
            f"{'usage':>6} {'perplex':>7} {'dead':>5} {'class acc':>9} {'FID':>6}"

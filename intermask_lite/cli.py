@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "<artifacts-dir>/<preset>/ (best and last checkpoints; resumes from last).")
     t.add_argument("what", choices=["vq", "transformer", "evaluator"])
     t.add_argument("--steps", type=_positive_int, default=None, help="override the preset's step count")
+    t.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="change preset fields, e.g. --set vq.nb_code=1024 vq_train.lr=7e-4 (checkpoints keep the "
+                        "config they were trained with)")
     _common(t, sampling=False)
 
     e = sub.add_parser("evaluate", help="metrics with 95 %% intervals, written as Markdown and JSON",
@@ -139,9 +142,9 @@ def run(args) -> int:
     if args.command == "train":
         from dataclasses import replace
 
-        from .config import get_preset
+        from .config import get_preset, with_overrides
         from .kit import TRAIN_SECTION, load_or_train
-        preset = get_preset(args.preset)
+        preset = with_overrides(get_preset(args.preset), args.set)
         section = TRAIN_SECTION[args.what]
         if args.steps:
             preset = replace(preset, **{section: replace(getattr(preset, section), steps=args.steps)})

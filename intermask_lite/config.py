@@ -2,11 +2,12 @@
 
 Presets shrink widths, lengths and steps, never the mechanisms (DESIGN.md section 6). Each section is
 owned by the module that uses it; `Preset` bundles them and round-trips through a plain dict so that it
-can live inside a checkpoint.
+can live inside a checkpoint. `with_overrides(preset, ["vq.nb_code=1024"])` changes single fields.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import ast
+from dataclasses import asdict, dataclass, field, fields, replace
 
 
 # Decoding defaults of Kit.generate/react/inpaint, the CLI and the evaluation, picked on the validation split
@@ -132,23 +133,63 @@ class Preset:
     @classmethod
     def from_dict(cls, d: dict) -> "Preset":
         kinds = {f.name: f.type for f in fields(cls)}
-        sections = {"data": DataConfig, "vq": VQConfig, "vq_train": TrainConfig, "text": TextConfig,
-                    "transformer": TransformerConfig, "transformer_train": TrainConfig,
-                    "evaluator_train": TrainConfig, "eval": EvalConfig}
         out = {}
         for key, value in d.items():
             if key not in kinds:
                 raise ValueError(f"unknown config section {key!r}; expected one of {list(kinds)}")
-            if key in sections:
-                known = {f.name for f in fields(sections[key])}
+            if key in SECTIONS:
+                known = {f.name for f in fields(SECTIONS[key])}
                 bad = set(value) - known
                 if bad:
                     raise ValueError(f"unknown fields {sorted(bad)} in config section {key!r}")
                 value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
-                out[key] = sections[key](**value)
+                out[key] = SECTIONS[key](**value)
             else:
                 out[key] = value
         return cls(**out)
+
+
+SECTIONS = {"data": DataConfig, "vq": VQConfig, "vq_train": TrainConfig, "text": TextConfig,
+            "transformer": TransformerConfig, "transformer_train": TrainConfig, "evaluator_train": TrainConfig,
+            "eval": EvalConfig}  # the Preset fields that are config dataclasses
+
+
+def with_overrides(preset: Preset, assignments) -> Preset:
+    """`preset` with "section.field=value" assignments applied, e.g. ["vq.nb_code=1024", "vq_train.lr=7e-4"].
+
+    A value is a Python literal (1024, 7e-4, True, (0.85, 0.95)) or a bare word for a string field
+    ("vq.joint_order=chains"); it must have the type of the field it replaces (an int may replace a float).
+    """
+    for item in assignments:
+        key, eq, text = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not eq or not dot:
+            raise ValueError(f"override {item!r}: expected section.field=value, e.g. vq.nb_code=1024")
+        if section not in SECTIONS:
+            raise ValueError(f"override {item!r}: unknown section {section!r}; expected one of {sorted(SECTIONS)}")
+        part = getattr(preset, section)
+        names = [f.name for f in fields(part)]
+        if name not in names:
+            raise ValueError(f"override {item!r}: section {section!r} has no field {name!r}; its fields: {names}")
+        value = _override_value(text.strip(), getattr(part, name), item)
+        preset = replace(preset, **{section: replace(part, **{name: value})})
+    return preset
+
+
+def _override_value(text: str, current, item: str):
+    """Parse `text` as a literal (else keep the word) and check it against the field's current value."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text
+    if isinstance(current, float) and type(value) is int:
+        value = float(value)
+    if isinstance(current, tuple) and isinstance(value, list):
+        value = tuple(value)
+    if type(value) is not type(current):
+        raise ValueError(f"override {item!r}: the field holds {type(current).__name__} values (now {current!r}), "
+                         f"got {type(value).__name__} {value!r}")
+    return value
 
 
 def smoke() -> Preset:

@@ -66,6 +66,16 @@ def test_train_vq_warns_when_placement_is_lost(tmp_path, capsys, monkeypatch, sp
     assert code == 0 and ("x = 0 basin" in capsys.readouterr().err) == warned
 
 
+def test_train_set_changes_preset_fields(tmp_path, capsys):
+    from intermask_lite.vq.pipeline import load_tokenizer
+    args = ["train", "vq", "--preset", "smoke", "--artifacts-dir", str(tmp_path), "--steps", "2"]
+    assert cli.main(args + ["--set", "vq.nb_code=24", "vq.w_pos=2"]) == 0
+    tok = load_tokenizer(tmp_path / "smoke" / "vq_last.pt")
+    assert tok.cfg.nb_code == 24 and tok.cfg.w_pos == 2.0 and tok.quantizer.codebook.shape[0] == 24
+    assert cli.main(args + ["--set", "vq.nbcode=24"]) == 1
+    assert "section 'vq' has no field 'nbcode'" in capsys.readouterr().err
+
+
 def test_train_into_a_folder_in_use_says_so(tmp_path, capsys):
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -67,6 +67,31 @@ def test_atomic_checkpoint_round_trip_and_errors(tmp_path):
         utils.load_checkpoint(tmp_path / "nope.pt")
 
 
+def test_overrides_change_single_fields_of_a_copy():
+    base = config.lab()
+    p = config.with_overrides(base, ["vq.nb_code=1024", "vq_train.lr=7e-4", "vq.w_pos=1", "vq.joint_order=chains",
+                                     "vq_train.milestones=(0.5, 0.9)", "vq_train.cpu_bf16=False"])
+    assert (p.vq.nb_code, p.vq_train.lr, p.vq.joint_order, p.vq_train.milestones) == (1024, 7e-4, "chains", (0.5, 0.9))
+    assert p.vq.w_pos == 1.0 and isinstance(p.vq.w_pos, float) and p.vq_train.cpu_bf16 is False
+    assert p.vq.width == base.vq.width and p.transformer == base.transformer        # the rest untouched
+    assert base == config.lab()                                                      # the given preset too
+    assert config.Preset.from_dict(p.to_dict()) == p                                 # still round-trips
+
+
+@pytest.mark.parametrize("item, message", [
+    ("nb_code=1024", "expected section.field=value"),
+    ("vq.nb_code", "expected section.field=value"),
+    ("model.nb_code=1", "unknown section 'model'"),
+    ("vq.nbcode=1", "section 'vq' has no field 'nbcode'; its fields: \\['nb_code'"),
+    ("vq.nb_code=1.5", "holds int values \\(now 512\\), got float 1.5"),
+    ("vq_train.cpu_bf16=yes", "holds bool values \\(now True\\), got str 'yes'"),
+    ("vq.joint_order=3", "holds str values"),
+])
+def test_overrides_reject_what_does_not_fit(item, message):
+    with pytest.raises(ValueError, match=message):
+        config.with_overrides(config.lab(), [item])
+
+
 @pytest.mark.parametrize("statement", [
     "from intermask_lite import Motion, load_pretrained, vq, kit",
     "from intermask_lite.vq import pipeline, train_tokenizer, evaluate_tokenizer, load_tokenizer",

@@ -146,13 +146,17 @@ def test_bad_inputs_give_clear_errors():
         E.embed_joints(model, [clips[0].joints], fps=30.0)
 
 
-def test_train_save_load_and_checksum(tmp_path):
+def tiny_preset():
     preset = config.smoke()
     preset.eval = tiny_cfg()
     preset.evaluator_train = config.TrainConfig(steps=4, batch_size=8, warmup=1, eval_every=2, lr=1e-3)
     preset.text = config.TextConfig(dim=16, max_words=16)
+    return preset
+
+
+def test_train_save_load_and_checksum(tmp_path):
     clips, val = fabricated_clips(24), fabricated_clips(8, seed=1)
-    model, history = ET.train_evaluator(preset, clips, out_dir=tmp_path, device="cpu", val_clips=val,
+    model, history = ET.train_evaluator(tiny_preset(), clips, out_dir=tmp_path, device="cpu", val_clips=val,
                                         progress=False)
     assert len(history["loss"]) == 4 and "val_top3" in history and "val_loss" in history
     path = tmp_path / "evaluator_last.pt"
@@ -169,3 +173,13 @@ def test_train_save_load_and_checksum(tmp_path):
     scores = ET.retrieval_scores(loaded, val, pool=4)
     assert set(scores) >= {"top1", "top2", "top3", "mm_dist", "class_acc", "chance_top3"}
     assert scores["top1"] <= scores["top2"] <= scores["top3"] <= 1.0
+
+
+def test_same_seed_same_evaluator_whatever_ran_before():
+    clips, val = fabricated_clips(24), fabricated_clips(8, seed=1)
+    weights = []
+    for seed, earlier in ((0, 1), (0, 2), (1, 1)):
+        torch.manual_seed(earlier)                 # the global random state left by whatever ran before
+        model, _ = ET.train_evaluator(tiny_preset(), clips, device="cpu", val_clips=val, progress=False, seed=seed)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])

@@ -277,6 +277,18 @@ def test_grid_stats_from_feature_normaliser_state():
         grid_stats({"avg": mean})
 
 
+def test_train_tokenizer_same_seed_same_weights_whatever_ran_before():
+    from intermask_lite.config import smoke
+    from intermask_lite.vq.pipeline import train_tokenizer
+    cfg = smoke()
+    weights = []
+    for seed, earlier in ((0, 1), (0, 2), (1, 1)):
+        torch.manual_seed(earlier)                 # the global random state left by whatever ran before
+        model, _ = train_tokenizer(cfg, device="cpu", progress=False, seed=seed)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])
+
+
 def test_same_seed_same_weights():
     a, b = tiny(), tiny()
     for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..config import Preset, get_preset
 from ..text import build_vocab
+from ..utils import seed_everything
 from . import metrics
 from .evaluator import (N_EVAL_FEATURES, Evaluator, embed_joints, embed_texts, evaluator_loss,
                         motion_features, perturb_joints)
@@ -78,6 +79,7 @@ def train_evaluator(preset="lab", clips=None, out_dir=None, device="auto", val_c
     built-in CLASSES for built-in data, else the sorted labels found in `clips`.
     """
     from ..train import fit
+    seed_everything(seed)                                              # the weights' initialisation too
     preset = get_preset(preset) if isinstance(preset, str) else preset
     if clips is None:
         clips, default_val, classes = _default_clips(preset)

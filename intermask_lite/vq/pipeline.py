@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from .. import config as config_mod
 from ..train import fit, unwrap
-from ..utils import load_checkpoint, load_weights
+from ..utils import load_checkpoint, load_weights, seed_everything
 from .losses import reconstruction_losses
 from .model import MotionTokenizer, position_errors, root_spread
 
@@ -138,6 +138,7 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
     kind: "2d" or "1d" overrides preset.vq.kind. out_dir: where vq_last.pt / vq_best.pt go (resumes from it).
     """
     from ..data.datasets import clip_cache, make_normalizer
+    seed_everything(seed)                                              # the weights' initialisation too
     cfg = config_mod.get_preset(preset) if isinstance(preset, str) else preset
     if kind is not None:
         cfg = replace(cfg, vq=replace(cfg.vq, kind=kind))
