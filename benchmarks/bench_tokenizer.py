@@ -40,13 +40,10 @@ def peak_rss_mb() -> float:
 KINDS = {"2d": ("2d", "smpl"), "2d-chains": ("2d", "chains"), "1d": ("1d", "smpl")}  # (VQConfig kind, joint_order)
 
 
-def run(preset_name: str, kind: str, steps: int | None, progress: bool, device: str, evaluator=None,
-        overrides=(), seed: int = 0) -> dict:
-    cfg = with_overrides(get_preset(preset_name), overrides)
+def run(base, kind: str, progress: bool, device: str, evaluator=None, seed: int = 0) -> dict:
+    """Train the tokenizer `kind` with the Preset `base` and measure it on the test split."""
     vq_kind, joint_order = KINDS[kind]
-    cfg = replace(cfg, vq=replace(cfg.vq, kind=vq_kind, joint_order=joint_order))
-    if steps is not None:
-        cfg = replace(cfg, vq_train=replace(cfg.vq_train, steps=steps))
+    cfg = replace(base, vq=replace(base.vq, kind=vq_kind, joint_order=joint_order))
     t0 = time.perf_counter()
     model, history = train_tokenizer(cfg, progress=progress, device=device, seed=seed)
     total = time.perf_counter() - t0
@@ -74,8 +71,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--artifacts-dir", default="artifacts", help="where to look for the evaluator first")
     args = parser.parse_args()
+    steps = [f"vq_train.steps={args.steps}"] if args.steps is not None else []
     try:
-        base = with_overrides(get_preset(args.preset), args.set)
+        base = with_overrides(get_preset(args.preset), args.set + steps)
     except ValueError as err:
         parser.error(str(err))
     torch.set_num_threads(args.threads)
@@ -85,8 +83,7 @@ def main() -> None:
     evaluator = load_evaluator(ev_path) if ev_path else None
     print(f"evaluator: {ev_path or 'none found (class accuracy and FID not measured)'}")
     print(f"seed={args.seed} overrides: {' '.join(args.set) or 'none'}")
-    rows = [run(args.preset, kind, args.steps, args.progress, args.device, evaluator, args.set, args.seed)
-            for kind in args.kinds]
+    rows = [run(base, kind, args.progress, args.device, evaluator, args.seed) for kind in args.kinds]
     head = f"{'kind':>9} {'params':>9} {'codes':>5} {'steps':>6} {'steps/s':>7} {'train min':>9} " \
            f"{'total min':>9} {'peak MB':>8} {'MPJPE mm':>8} {'aligned':>7} {'root mm':>7} {'spread':>6} " \
            f"{'usage':>6} {'perplex':>7} {'dead':>5} {'class acc':>9} {'FID':>6}"

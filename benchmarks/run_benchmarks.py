@@ -172,7 +172,8 @@ def main(argv=None) -> str:
               f"{tok_s * 1000:.0f} ms"), ("tokenizer peak memory", tok_mem)]
     tr_s, tr_mem, tr_precision = transformer_step(preset, device, n_steps)
     rows += [(f"transformer train step (batch {preset.transformer_train.batch_size}, "
-              f"{preset.data.max_frames // 4} columns, {tr_precision})", f"{tr_s * 1000:.0f} ms"), ("transformer peak memory", tr_mem)]
+              f"{preset.data.max_frames // 4} columns, {tr_precision})", f"{tr_s * 1000:.0f} ms"),
+             ("transformer peak memory", tr_mem)]
 
     kit = load_pretrained(preset.name, args.artifacts_dir, str(device), train_if_missing=args.train_if_missing)
     gen = generation(kit, repeats)

@@ -140,14 +140,10 @@ def run(args) -> int:
             print(f"sample {i}: " + ", ".join(str(f) for f in files))
         return 0
     if args.command == "train":
-        from dataclasses import replace
-
         from .config import get_preset, with_overrides
         from .kit import TRAIN_SECTION, load_or_train
-        preset = with_overrides(get_preset(args.preset), args.set)
-        section = TRAIN_SECTION[args.what]
-        if args.steps:
-            preset = replace(preset, **{section: replace(getattr(preset, section), steps=args.steps)})
+        steps = [f"{TRAIN_SECTION[args.what]}.steps={args.steps}"] if args.steps else []
+        preset = with_overrides(get_preset(args.preset), args.set + steps)
         load_or_train(args.what, preset, args.artifacts_dir, args.device, shipped=False, seed=args.seed)
         print(f"checkpoints in {Path(args.artifacts_dir) / preset.name}")
         return 0
