@@ -86,18 +86,20 @@ def main() -> None:
     rows = [run(base, kind, args.progress, args.device, evaluator, args.seed) for kind in args.kinds]
     head = f"{'kind':>9} {'params':>9} {'codes':>5} {'steps':>6} {'steps/s':>7} {'train min':>9} " \
            f"{'total min':>9} {'peak MB':>8} {'MPJPE mm':>8} {'aligned':>7} {'root mm':>7} {'spread':>6} " \
-           f"{'usage':>6} {'perplex':>7} {'dead':>5} {'class acc':>9} {'FID':>6}"
+           f"{'usage':>6} {'perplex':>7} {'dead':>5} {'class acc':>9} {'FID':>6} {'skate':>5}"
     print(head)
     for r in rows:
         print(f"{r['kind']:>9} {r['params']:>9,} {r['nb_code']:>5} {r['steps']:>6} {r['steps_per_s']:>7.2f} "
               f"{r['train_min']:>9.2f} {r['total_min']:>9.2f} {r['peak_mb']:>8.0f} {r['mpjpe_mm']:>8.1f} "
               f"{r['mpjpe_aligned_mm']:>7.1f} {r['root_error_mm']:>7.1f} {r['root_spread']:>6.2f} "
               f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5} "
-              f"{r.get('class_acc', float('nan')):>9.3f} {r.get('fid', float('nan')):>6.3f}")
+              f"{r.get('class_acc', float('nan')):>9.3f} {r.get('fid', float('nan')):>6.3f} {r['skate_speed']:>5.2f}")
     print("peak MB: process (or GPU) peak so far, runs are sequential; total min includes data preparation")
     print("MPJPE: where the bodies stand included; aligned: each pose's pelvis moved onto the truth's first (the pose "
           "alone, MoMask's convention); root mm: pelvis position error; spread: root_spread, the share of the "
-          "truth's spread in where people stand that the reconstruction keeps (near 0: the x = 0 basin)")
+          "truth's spread in where people stand that the reconstruction keeps (near 0: the x = 0 basin); "
+          "skate: m/s the reconstructed feet slide where the true feet stand "
+          f"(the truth: {rows[0]['skate_speed_truth']:.3f})")
     for r in rows:
         worst = sorted(r["by_class"].items(), key=lambda kv: -kv[1].mean())
         print(f"{r['kind']} MPJPE per class, person A/B (mm): "

@@ -69,7 +69,8 @@ def test_tokenizer_scores_agree_with_the_reconstruction_row(report, kit, clips):
     assert row["mpjpe_aligned_mm"]["mean"] != row["mpjpe_mm"]["mean"]
     assert math.isclose(scores["fid"], row["fid"]["mean"], rel_tol=1e-3, abs_tol=1e-6)
     assert set(evaluate_tokenizer(kit.tokenizer, cropped)) == {"mpjpe_mm", "mpjpe_aligned_mm", "root_error_mm",
-                                                               "root_spread", "usage", "perplexity", "dead_codes"}
+                                                               "root_spread", "usage", "perplexity", "dead_codes",
+                                                               "skate_speed", "skate_speed_truth"}
 
 
 def test_ground_truth_fid_is_zero_and_pool_too_large_is_noted(report):

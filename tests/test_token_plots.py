@@ -200,3 +200,40 @@ def test_widget_builds_without_a_kernel_and_follows_its_sliders(tiny):
         widget.set(col=99)
     with pytest.raises(ValueError, match="one person"):
         TokenSurgery(model, model.encode(grid))
+
+
+def test_foot_skating_of_reconstructions_is_measured_on_the_truths_contacts(monkeypatch):
+    """A decoder that returns the input exactly slides no more than the truth; one that drifts every joint
+    sideways by 5 cm a frame slides its standing feet at about 1 m/s."""
+    from intermask_lite.data.synthetic import make_clip
+    from intermask_lite.vq.pipeline import evaluate_tokenizer
+
+    torch.manual_seed(0)
+    model = MotionTokenizer(VQConfig(nb_code=NB_CODE, code_dim=8, width=8, depth=1)).eval()
+    clips = [make_clip("handshake", np.random.default_rng(i)) for i in range(2)]
+    seen = {}
+    encode = model.encode
+
+    def remember_and_encode(grid):
+        seen["grid"] = grid
+        return encode(grid)
+
+    monkeypatch.setattr(model, "encode", remember_and_encode)
+
+    def decode_with_drift(drift):
+        def decode(tokens):
+            grid = seen.pop("grid").clone()                            # (2, 12, 22, T) normalised
+            x_step = drift / model.grid_std[0][None, :, None]          # (1, 22, 1) metres -> normalised x
+            grid[:, 0] += x_step * torch.arange(grid.shape[-1])        # every joint moves drift m per frame
+            return grid
+        return decode
+
+    monkeypatch.setattr(model, "decode", decode_with_drift(0.0))
+    exact = evaluate_tokenizer(model, clips)
+    assert exact["mpjpe_mm"] < 1e-3
+    assert exact["skate_speed"] == pytest.approx(exact["skate_speed_truth"], rel=1e-5)
+    assert 0 < exact["skate_speed_truth"] < 0.1
+    monkeypatch.setattr(model, "decode", decode_with_drift(0.05))
+    drifting = evaluate_tokenizer(model, clips)
+    assert drifting["skate_speed_truth"] == pytest.approx(exact["skate_speed_truth"], rel=1e-5)
+    assert abs(drifting["skate_speed"] - 0.05 * clips[0].fps) <= exact["skate_speed_truth"] + 1e-4

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from .. import config as config_mod
+from ..eval import physics
 from ..train import fit, unwrap
 from ..utils import load_checkpoint, load_weights, seed_everything
 from .losses import reconstruction_losses
@@ -60,6 +62,9 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     root_spread: vq.model.root_spread over all clips (near 0: placement collapsed onto a line).
     usage: share of the codebook used over all clips; perplexity: of the token histogram over all clips;
     dead_codes: codes never used.
+    skate_speed / skate_speed_truth: mean horizontal foot speed (m/s) of the reconstruction / the truth on the
+    frames where the true foot stands on the ground (eval.physics.foot_contacts of the truth), mean over clips:
+    how much the reconstructed feet slide where they should stand still.
     With an `evaluator` (eval.evaluator.Evaluator) also what it makes of the reconstructions:
     class_acc (clips of the classes it knows) and fid (against the same clips before the tokenizer).
     MPJPE can mislead: runs of similar MPJPE differ in how recognisable their reconstructions stay.
@@ -70,7 +75,7 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     model.eval()
     device = device or model.grid_mean.device
     errors, aligned, roots, counts, pairs = [], [], [], torch.zeros(model.cfg.nb_code), []
-    pred_roots, true_roots = [], []
+    pred_roots, true_roots, skate, skate_truth = [], [], [], []
     for clip in clips:
         grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
         tokens = model.encode(grid)                                    # (2, R, T/4)
@@ -82,8 +87,12 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
         true_roots.append(truth[:, :, 0].cpu())                        # (2, T, 3)
         aligned.append(position_errors(recon, truth, align_root=True).flatten().cpu())
         counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
+        recon_np, truth_np = recon.cpu().numpy(), truth.cpu().numpy()  # (2, T, 22, 3) each
+        contacts = physics.foot_contacts(truth_np, clip.fps)           # (2, T, 4)
+        skate.append(physics.foot_skating(recon_np, clip.fps, contacts)["skate_speed"])
+        skate_truth.append(physics.foot_skating(truth_np, clip.fps, contacts)["skate_speed"])
         if evaluator is not None:
-            pairs.append((recon.cpu().numpy(), truth.cpu().numpy()))
+            pairs.append((recon_np, truth_np))
     model.train(was_training)
     p = counts / counts.sum()
     scores = {"mpjpe_mm": float(torch.cat(errors).mean()) * 1000.0,
@@ -92,7 +101,8 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
               "root_spread": root_spread(torch.cat(pred_roots, dim=1), torch.cat(true_roots, dim=1)),
               "usage": float((counts > 0).float().mean()),
               "perplexity": float(torch.exp(-(p * torch.log(p + 1e-10)).sum())),
-              "dead_codes": int((counts == 0).sum())}
+              "dead_codes": int((counts == 0).sum()),
+              "skate_speed": float(np.mean(skate)), "skate_speed_truth": float(np.mean(skate_truth))}
     if evaluator is not None:
         scores.update(_evaluator_scores(evaluator, pairs, clips))
     return scores
