@@ -1,7 +1,8 @@
 """Tokenizer size/steps sweep: which widths, codebooks and step counts reach which reconstruction error.
 
-The data (normaliser, training windows, test clips) is prepared once; every configuration then trains with
-train.fit and is scored on the built-in test split. Prints a Markdown table.
+Every configuration trains with vq.pipeline.train_tokenizer, as `python -m intermask_lite train vq` does (the
+dead-code resets and the foot term on the preset's schedule), and is scored on the built-in test split.
+Prints a Markdown table.
 
     python benchmarks/sweep_tokenizer.py --device cuda                 # all configurations
     python benchmarks/sweep_tokenizer.py --configs lab wide --threads 2
@@ -9,18 +10,13 @@ train.fit and is scored on the built-in test split. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import replace
 
 import torch
-from torch.utils.data import DataLoader
 
 from intermask_lite.config import get_preset
-from intermask_lite.data.datasets import clip_cache, make_normalizer
 from intermask_lite.data.synthetic import load_split
-from intermask_lite.train import fit
-from intermask_lite.vq.model import MotionTokenizer
-from intermask_lite.vq.pipeline import evaluate_tokenizer, vq_loss, window_dataset
+from intermask_lite.vq.pipeline import evaluate_tokenizer, train_tokenizer
 
 # name: (VQConfig changes, TrainConfig changes) on top of the lab preset
 CONFIGS = {
@@ -45,14 +41,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     base = get_preset(args.preset)
-    t0 = time.perf_counter()
-    train = load_split("train", base.data.n_clips, base.data.seed)
     test = load_split("test", base.data.n_clips, base.data.seed)
-    cache = clip_cache(train)
-    normalizer = make_normalizer(train, cache)
-    windows = window_dataset(train, normalizer, base, cache)
-    print(f"data: {len(train)} train clips, {len(windows)} windows, {len(test)} test clips "
-          f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
     rows = []
     for name in args.configs:
@@ -60,11 +49,8 @@ def main() -> None:
         vq_cfg = replace(base.vq, **vq_changes)
         tc = replace(base.vq_train, **train_changes)
         tc = replace(tc, steps=max(1, int(tc.steps * args.steps_scale)), eval_every=10**9)
-        torch.manual_seed(0)
-        model = MotionTokenizer(vq_cfg, normalizer)
-        loader = DataLoader(windows, batch_size=tc.batch_size, shuffle=True, drop_last=True)
-        history = fit(model, vq_loss, loader, tc, kind="vq", device=args.device, progress=False)
-        scores = evaluate_tokenizer(model.eval(), test)
+        model, history = train_tokenizer(replace(base, vq=vq_cfg, vq_train=tc), device=args.device, progress=False)
+        scores = evaluate_tokenizer(model, test)
         secs = history["seconds"][-1]
         rows.append((name, vq_cfg.width, vq_cfg.code_dim, vq_cfg.nb_code, model.n_params(), tc.steps,
                      tc.batch_size, secs, tc.steps / secs, scores["mpjpe_mm"], scores["usage"]))

@@ -47,6 +47,7 @@ class VQConfig:
     w_bone: float = 0.3          # bone lengths along the chains in metres (paper 5)
     w_geo: float = 0.01          # rotation geodesic angle in radians (paper 0.01)
     w_foot: float = 0.5          # foot velocity where the true foot is in contact (paper 500)
+    foot_from: float = 0.0       # share of the training steps before the foot term starts (0 = at once, the paper's)
     w_commit: float = 0.02       # commitment (paper 0.02)
 
 

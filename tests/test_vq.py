@@ -171,6 +171,25 @@ def test_training_resets_dead_codes_only_for_the_first_reset_until_of_the_steps(
         MotionTokenizer(VQConfig(reset_until=1.5))
 
 
+def test_the_foot_term_counts_from_foot_from_of_the_steps_on():
+    from dataclasses import replace
+
+    from intermask_lite.config import smoke
+    from intermask_lite.vq.pipeline import train_tokenizer
+    cfg = smoke()
+    cfg = replace(cfg, vq=replace(cfg.vq, foot_from=0.5, w_foot=50.0), vq_train=replace(cfg.vq_train, steps=6))
+    _, hist = train_tokenizer(cfg, device="cpu", progress=False)
+    w = cfg.vq
+    assert min(hist["foot"]) > 0                                       # the term is measured at every step
+    for step, loss in enumerate(hist["loss"]):
+        others = sum(getattr(w, f"w_{k}") * hist[k][step] for k in ("feat", "pos", "vel", "bone", "geo"))
+        others += w.w_commit * hist["commit"][step]
+        foot = w.w_foot * hist["foot"][step] if step >= 3 else 0.0
+        assert loss == pytest.approx(others + foot, rel=1e-4), step
+    with pytest.raises(ValueError, match="foot_from is a share of the training steps"):
+        MotionTokenizer(VQConfig(foot_from=-0.1))
+
+
 def test_root_spread_tells_kept_from_collapsed_placement():
     torch.manual_seed(0)
     truth = torch.randn(50, 3) * torch.tensor([2.0, 0.1, 1.0])        # (N, 3) roots spread on the floor

@@ -87,8 +87,10 @@ class MotionTokenizer(nn.Module):
             raise ValueError(f"VQConfig.kind must be '2d' or '1d', got {cfg.kind!r}")
         if cfg.joint_order not in JOINT_ORDERS:
             raise ValueError(f"VQConfig.joint_order must be one of {list(JOINT_ORDERS)}, got {cfg.joint_order!r}")
-        if not 0.0 <= cfg.reset_until <= 1.0:
-            raise ValueError(f"VQConfig.reset_until is a share of the training steps in [0, 1], got {cfg.reset_until}")
+        for name in ("reset_until", "foot_from"):
+            if not 0.0 <= getattr(cfg, name) <= 1.0:
+                raise ValueError(f"VQConfig.{name} is a share of the training steps in [0, 1], "
+                                 f"got {getattr(cfg, name)}")
         if cfg.kind == "1d" and cfg.joint_order != "smpl":
             raise ValueError("VQConfig.joint_order applies to the 2D tokenizer (the 1D one has no joint axis)")
         self.cfg = cfg

@@ -31,14 +31,17 @@ def _grid_of(batch) -> torch.Tensor:
     return batch["grid"] if isinstance(batch, dict) else batch
 
 
-def vq_loss(model, batch, device) -> tuple[torch.Tensor, dict]:
-    """The tokenizer's training loss for train.fit: reconstruction terms + w_commit * commitment."""
+def vq_loss(model, batch, device, cfg=None) -> tuple[torch.Tensor, dict]:
+    """The tokenizer's training loss for train.fit: reconstruction terms + w_commit * commitment.
+
+    cfg: the VQConfig whose loss weights count (default: the model's own)."""
     grid = _grid_of(batch).to(device).float()                         # (B, 12, 22, W)
     tok = unwrap(model)
+    cfg = cfg or tok.cfg
     recon, commit, stats = model(grid)
-    rec, terms = reconstruction_losses(recon, grid, tok.grid_mean, tok.grid_std, tok.cfg)
+    rec, terms = reconstruction_losses(recon, grid, tok.grid_mean, tok.grid_std, cfg)
     terms.update(commit=float(commit.detach()), **stats)
-    return rec + tok.cfg.w_commit * commit, terms
+    return rec + cfg.w_commit * commit, terms
 
 
 def clip_grids(model: MotionTokenizer, clip) -> torch.Tensor:
@@ -175,15 +178,21 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
                 "val_mpjpe_mm": float(position_errors(recon, truth).mean()) * 1000.0,
                 "val_root_spread": root_spread(recon[..., 0, :], truth[..., 0, :])}
 
-    reset_steps = round(cfg.vq.reset_until * tc.steps)
+    reset_steps, foot_steps = round(cfg.vq.reset_until * tc.steps), round(cfg.vq.foot_from * tc.steps)
+    loss_cfg = {"now": cfg.vq}                                         # the loss weights of the current step
 
-    def dead_code_resets(tok, step):
-        """Dead codes are reset for the first reset_until of the steps, then the codebook only follows its EMA."""
+    def schedule(tok, step):
+        """Dead codes are reset for the first reset_until of the steps, then the codebook only follows its EMA;
+        the foot term counts from foot_from of the steps on (validation always counts it)."""
         unwrap(tok).quantizer.reset_dead = step < reset_steps
+        loss_cfg["now"] = cfg.vq if step >= foot_steps else replace(cfg.vq, w_foot=0.0)
+
+    def train_loss(tok, batch, dev):
+        return vq_loss(tok, batch, dev, loss_cfg["now"])
 
     extra = {"preset": cfg.to_dict(), "normalizer": normalizer.state_dict()}
-    history = fit(model, vq_loss, loader, tc, val_fn=val_fn, out_dir=out_dir, kind="vq", extra=extra,
-                  device=device, progress=progress, seed=seed, on_step=dead_code_resets)
+    history = fit(model, train_loss, loader, tc, val_fn=val_fn, out_dir=out_dir, kind="vq", extra=extra,
+                  device=device, progress=progress, seed=seed, on_step=schedule)
     model.quantizer.reset_dead = True                                  # the switch back at its default
     return model.eval(), history
 
