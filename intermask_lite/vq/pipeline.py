@@ -2,7 +2,7 @@
 
 train_tokenizer(preset)      -> (MotionTokenizer, history): fits the normaliser, trains with train.fit
 evaluate_tokenizer(model, clips) -> dict(mpjpe_mm, mpjpe_aligned_mm, root_error_mm, root_spread, usage,
-                                    perplexity, dead_codes) over whole clips
+                                    perplexity, dead_codes, skate_speed, skate_speed_truth) over whole clips
                                     (and class_acc, fid of the reconstructions given an evaluator)
 load_tokenizer(path)         -> MotionTokenizer rebuilt from the config stored in the checkpoint
 placement_warning(history)   -> a sentence when the last validation lost where people stand, else None
@@ -179,16 +179,17 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
                 "val_root_spread": root_spread(recon[..., 0, :], truth[..., 0, :])}
 
     reset_steps, foot_steps = round(cfg.vq.reset_until * tc.steps), round(cfg.vq.foot_from * tc.steps)
-    loss_cfg = {"now": cfg.vq}                                         # the loss weights of the current step
+    step_weights = cfg.vq                                              # the loss weights of the current step
 
     def schedule(tok, step):
         """Dead codes are reset for the first reset_until of the steps, then the codebook only follows its EMA;
         the foot term counts from foot_from of the steps on (validation always counts it)."""
+        nonlocal step_weights
         unwrap(tok).quantizer.reset_dead = step < reset_steps
-        loss_cfg["now"] = cfg.vq if step >= foot_steps else replace(cfg.vq, w_foot=0.0)
+        step_weights = cfg.vq if step >= foot_steps else replace(cfg.vq, w_foot=0.0)
 
     def train_loss(tok, batch, dev):
-        return vq_loss(tok, batch, dev, loss_cfg["now"])
+        return vq_loss(tok, batch, dev, step_weights)
 
     extra = {"preset": cfg.to_dict(), "normalizer": normalizer.state_dict()}
     history = fit(model, train_loss, loader, tc, val_fn=val_fn, out_dir=out_dir, kind="vq", extra=extra,
