@@ -81,10 +81,33 @@ def test_vq_context_keeps_whole_clip_coordinates(clips, norm):
         D.VQWindowDataset(clips, norm, window=32, context=16)
 
 
+def test_pingpong_frames_play_forward_and_back():
+    assert D.pingpong_frames(4, 11).tolist() == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3, 2]
+    assert D.pingpong_frames(5, 3).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        D.pingpong_frames(1, 8)
+
+
+def test_vq_short_clips_reflected_fill_one_window_each(clips, norm):
+    # clip 1 (24 frames) is shorter than the 32-frame window: skipped by default, reflected on request
+    ds = D.VQWindowDataset(clips, norm, window=32, stride=8, short_clips="reflect")
+    assert ds.n_skipped == 0 and len(ds) == 12 + 2
+    assert [it for it in ds.items if it[0] == 1] == [(1, 0, 0), (1, 1, 0)]
+    item = ds.items.index((1, 1, 0))
+    pos = norm.denormalize_grid(ds[item].numpy())[:3]                     # (3, 22, 32) person B
+    whole = F.joints_to_features(F.canonicalize(clips[1].joints), fps=20)  # (2, 24, 262)
+    truth = F.features_to_grid(whole)[1, :3]                              # (3, 22, 24)
+    assert np.allclose(pos[..., :24], truth, atol=1e-4)                   # the clip as it is, then
+    assert np.allclose(pos[..., 24:], truth[..., 22:14:-1], atol=1e-4)    # frames 22, 21, ... 15 backwards
+    assert np.abs(np.diff(pos, axis=-1)).max() < 0.5                      # no jump where it turns
+    with pytest.raises(ValueError, match="short_clips must be one of"):
+        D.VQWindowDataset(clips, norm, window=32, short_clips="pad")
+
+
 def test_vq_errors(clips, norm):
     with pytest.raises(ValueError, match="multiple of 4"):
         D.VQWindowDataset(clips, norm, window=30)
-    with pytest.raises(ValueError, match="no clip has at least window=64"):
+    with pytest.raises(ValueError, match="no clip has at least 64 frames .window=64"):
         D.VQWindowDataset(clips, norm, window=64)
 
 
@@ -155,4 +178,6 @@ def test_tokenizer_windows_follow_the_preset(clips, norm):
         in_clip = window_dataset(clips, norm, replace(cfg, data=replace(cfg.data, vq_clip_frame=True)))
     assert plain.window == in_clip.window == cfg.data.window
     assert plain.context is None and in_clip.context == cfg.data.max_frames
+    reflected = window_dataset(clips, norm, replace(cfg, data=replace(cfg.data, vq_short_clips="reflect")))
+    assert plain.n_skipped > 0 and reflected.n_skipped == 0
     assert get_preset("paper").data.vq_clip_frame and not get_preset("lab").data.vq_clip_frame

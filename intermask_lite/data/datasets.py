@@ -17,6 +17,7 @@ from torch.utils.data import Dataset, get_worker_info
 from . import features as F
 
 _CHUNK_FRAMES = 8192  # frames per batched inverse-kinematics call
+SHORT_CLIPS = ("skip", "reflect")  # what VQWindowDataset does with clips shorter than its window
 _MIRROR_CONTACTS = [2, 3, 0, 1]  # FOOT_JOINT_ORDER is (l_ankle, l_foot, r_ankle, r_foot)
 
 
@@ -57,6 +58,15 @@ def make_normalizer(clips, cache=None) -> F.Normalizer:
     return F.Normalizer.fit(feats)
 
 
+def pingpong_frames(n_frames: int, length: int) -> np.ndarray:
+    """(length,) frame indices 0, 1, ..., n-1, n-2, ..., 0, 1, ...: a clip played forward and back."""
+    if n_frames < 2:
+        raise ValueError(f"a clip needs at least 2 frames to be reflected, got {n_frames}")
+    period = 2 * (n_frames - 1)
+    at = np.arange(length) % period                                   # (length,)
+    return np.where(at < n_frames, at, period - at)
+
+
 def _crop_features(joints2, rot6d2, contacts2, start, length, mirrored=False, swapped=False, outer=None):
     """(2, length, 262) float32 features of a crop, optionally mirrored and/or people swapped.
 
@@ -78,8 +88,10 @@ class VQWindowDataset(Dataset):
     """Every (clip, person, window start[, mirrored]) -> normalised grid (12, 22, window) float32.
 
     stride: frames between window starts (default 4, one token column); the window ending at the clip's
-    last frame is always included. Clips shorter than `window` are skipped (never padded: padding would
-    teach the tokenizer frozen motion); their number is in `n_skipped` and a warning says so.
+    last frame is always included. short_clips: what happens to clips shorter than `window`: "skip" (the
+    paper's code; their number is in `n_skipped` and a warning says so) or "reflect" (one window each, the
+    clip played forward, then backward, and so on until the window is full: `pingpong_frames`; a clip needs
+    4 frames). Reflecting never shows the tokenizer frozen frames, as padding with the last one would.
     mirror_aug doubles the items deterministically: the second half are the mirrored windows.
     context: frames the transformer sees at once (DataConfig.max_frames). A window is canonicalised at the
     start of a context-long crop that holds it (the clip's first frame when the clip fits in `context`; for
@@ -90,9 +102,11 @@ class VQWindowDataset(Dataset):
     """
 
     def __init__(self, clips, normalizer: F.Normalizer, window: int = 64, stride: int | None = None,
-                 mirror_aug: bool = False, context: int | None = None, cache=None):
+                 mirror_aug: bool = False, context: int | None = None, cache=None, short_clips: str = "skip"):
         if window < 4 or window % 4:
             raise ValueError(f"window must be a positive multiple of 4 frames, got {window}")
+        if short_clips not in SHORT_CLIPS:
+            raise ValueError(f"short_clips must be one of {SHORT_CLIPS}, got {short_clips!r}")
         if context is not None and context < window:
             raise ValueError(f"context ({context} frames) must be at least the window ({window} frames)")
         self.clips, self.normalizer, self.window = list(clips), normalizer, window
@@ -100,14 +114,16 @@ class VQWindowDataset(Dataset):
         if self.stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
         self.mirror_aug, self.context = mirror_aug, context
-        long_enough = [i for i, c in enumerate(self.clips) if c.n_frames >= window]
+        shortest = window if short_clips == "skip" else 4
+        long_enough = [i for i, c in enumerate(self.clips) if c.n_frames >= shortest]
         self.n_skipped = len(self.clips) - len(long_enough)
         if not long_enough:
-            raise ValueError(f"no clip has at least window={window} frames (longest: "
-                             f"{max((c.n_frames for c in self.clips), default=0)}); lower the window")
+            raise ValueError(f"no clip has at least {shortest} frames (window={window}, short_clips="
+                             f"{short_clips!r}; longest: {max((c.n_frames for c in self.clips), default=0)}); "
+                             "lower the window or reflect short clips")
         if self.n_skipped:
             warnings.warn(f"VQWindowDataset: skipped {self.n_skipped} of {len(self.clips)} clips shorter "
-                          f"than window={window} frames", stacklevel=2)
+                          f"than {shortest} frames (window={window}, short_clips={short_clips!r})", stacklevel=2)
         if cache is None:
             self._cache = dict(zip(long_enough, clip_cache([self.clips[i] for i in long_enough])))
         else:
@@ -115,7 +131,7 @@ class VQWindowDataset(Dataset):
             self._cache = {i: cache[i] for i in long_enough}
         self.items = []  # (clip index, person, start)
         for i in long_enough:
-            last = self.clips[i].n_frames - window
+            last = max(0, self.clips[i].n_frames - window)
             starts = sorted(set(range(0, last + 1, self.stride)) | {last})
             self.items += [(i, person, s) for person in (0, 1) for s in starts]
 
@@ -136,8 +152,13 @@ class VQWindowDataset(Dataset):
         clip_index, person, start = self.items[index % len(self.items)]
         mirrored = index >= len(self.items)
         rot, contacts = self._cache[clip_index]
-        feats = _crop_features(self.clips[clip_index].joints, rot, contacts, start, self.window, mirrored,
-                               outer=self.outer_crop(clip_index, start))
+        joints = self.clips[clip_index].joints
+        if len(rot[0]) < self.window:                         # a short clip, reflected to fill the window
+            frames = pingpong_frames(len(rot[0]), self.window)
+            feats = _crop_features(joints[:, frames], rot[:, frames], contacts[:, frames], 0, self.window, mirrored)
+        else:
+            feats = _crop_features(joints, rot, contacts, start, self.window, mirrored,
+                                   outer=self.outer_crop(clip_index, start))
         grid = F.features_to_grid(self.normalizer.normalize(feats[person]))  # (12, 22, window)
         return torch.from_numpy(np.ascontiguousarray(grid, dtype=np.float32))
 

@@ -139,7 +139,8 @@ def window_dataset(clips, normalizer, cfg, cache=None):
     cache: datasets.clip_cache(clips), when already computed."""
     from ..data.datasets import VQWindowDataset
     context = cfg.data.max_frames if cfg.data.vq_clip_frame else None
-    return VQWindowDataset(clips, normalizer, cfg.data.window, context=context, cache=cache)
+    return VQWindowDataset(clips, normalizer, cfg.data.window, context=context, cache=cache,
+                           short_clips=cfg.data.vq_short_clips)
 
 
 def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=None, progress=True,
