@@ -152,12 +152,13 @@ class VQWindowDataset(Dataset):
         clip_index, person, start = self.items[index % len(self.items)]
         mirrored = index >= len(self.items)
         rot, contacts = self._cache[clip_index]
-        joints = self.clips[clip_index].joints
-        if len(rot[0]) < self.window:                         # a short clip, reflected to fill the window
-            frames = pingpong_frames(len(rot[0]), self.window)
-            feats = _crop_features(joints[:, frames], rot[:, frames], contacts[:, frames], 0, self.window, mirrored)
+        clip = self.clips[clip_index]
+        if clip.n_frames < self.window:                       # a short clip, reflected to fill the window
+            frames = pingpong_frames(clip.n_frames, self.window)
+            feats = _crop_features(clip.joints[:, frames], rot[:, frames], contacts[:, frames], 0, self.window,
+                                   mirrored)
         else:
-            feats = _crop_features(joints, rot, contacts, start, self.window, mirrored,
+            feats = _crop_features(clip.joints, rot, contacts, start, self.window, mirrored,
                                    outer=self.outer_crop(clip_index, start))
         grid = F.features_to_grid(self.normalizer.normalize(feats[person]))  # (12, 22, window)
         return torch.from_numpy(np.ascontiguousarray(grid, dtype=np.float32))
