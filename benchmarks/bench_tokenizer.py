@@ -64,13 +64,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=None, help="override the preset's tokenizer steps")
     parser.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
-                        help="change preset fields, e.g. --set vq.nb_code=1024 vq_train.lr=7e-4 (--kinds still "
-                             "decides vq.kind and vq.joint_order)")
+                        help="change preset fields, e.g. --set vq.nb_code=1024 vq_train.lr=7e-4 (not vq.kind or "
+                             "vq.joint_order: --kinds decides those)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training runs")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--artifacts-dir", default="artifacts", help="where to look for the evaluator first")
     args = parser.parse_args()
+    taken = [item for item in args.set if item.partition("=")[0].strip() in ("vq.kind", "vq.joint_order")]
+    if taken:
+        parser.error(f"--set {' '.join(taken)}: --kinds decides vq.kind and vq.joint_order; "
+                     f"choose with --kinds {{{','.join(KINDS)}}} instead")
     steps = [f"vq_train.steps={args.steps}"] if args.steps is not None else []
     try:
         base = with_overrides(get_preset(args.preset), args.set + steps)
