@@ -25,7 +25,7 @@ class DataConfig:
     window: int = 64             # tokenizer training window in frames (multiple of 4)
     max_frames: int = 120        # longest clip fed to the transformer (6 s at 20 fps)
     vq_clip_frame: bool = False  # tokenizer windows keep their clip's coordinates (see VQWindowDataset.context)
-    vq_short_clips: str = "skip"  # clips shorter than the window: "skip" (the paper's) or "reflect" (back and forth)
+    vq_short_clips: str = "skip"  # clips shorter than the window: "skip" or "reflect" (played back and forth)
 
 
 @dataclass

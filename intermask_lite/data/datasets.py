@@ -89,7 +89,7 @@ class VQWindowDataset(Dataset):
 
     stride: frames between window starts (default 4, one token column); the window ending at the clip's
     last frame is always included. short_clips: what happens to clips shorter than `window`: "skip" (the
-    paper's code; their number is in `n_skipped` and a warning says so) or "reflect" (one window each, the
+    default; their number is in `n_skipped` and a warning says so) or "reflect" (one window each, the
     clip played forward, then backward, and so on until the window is full: `pingpong_frames`; a clip needs
     4 frames). Reflecting never shows the tokenizer frozen frames, as padding with the last one would.
     mirror_aug doubles the items deterministically: the second half are the mirrored windows.
