@@ -109,6 +109,8 @@ def test_vq_errors(clips, norm):
         D.VQWindowDataset(clips, norm, window=30)
     with pytest.raises(ValueError, match="no clip has at least 64 frames .window=64"):
         D.VQWindowDataset(clips, norm, window=64)
+    with pytest.raises(ValueError, match="no clip has at least 4 frames .* add longer clips"):
+        D.VQWindowDataset([smooth_clip(3, seed=0)], norm, window=64, short_clips="reflect")
 
 
 def test_paired_items_lengths_padding_and_collate(clips, norm):

@@ -118,9 +118,9 @@ class VQWindowDataset(Dataset):
         long_enough = [i for i, c in enumerate(self.clips) if c.n_frames >= shortest]
         self.n_skipped = len(self.clips) - len(long_enough)
         if not long_enough:
+            hint = "lower the window or pass short_clips='reflect'" if short_clips == "skip" else "add longer clips"
             raise ValueError(f"no clip has at least {shortest} frames (window={window}, short_clips="
-                             f"{short_clips!r}; longest: {max((c.n_frames for c in self.clips), default=0)}); "
-                             "lower the window or reflect short clips")
+                             f"{short_clips!r}; longest: {max((c.n_frames for c in self.clips), default=0)}); {hint}")
         if self.n_skipped:
             warnings.warn(f"VQWindowDataset: skipped {self.n_skipped} of {len(self.clips)} clips shorter "
                           f"than {shortest} frames (window={window}, short_clips={short_clips!r})", stacklevel=2)
