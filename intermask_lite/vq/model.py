@@ -43,8 +43,8 @@ def root_spread(pred_roots: torch.Tensor, true_roots: torch.Tensor) -> float:
 
     pred_roots, true_roots: root (pelvis) positions (..., 3) of the same shape, e.g. joints[..., 0, :]. For x and
     z, the standard deviation of the predicted roots over all frames divided by the truth's; returns the smaller
-    ratio. About 1 when placement is kept; near 0 when every root comes out on one line (the x = 0 basin, README).
-    nan when the true roots spread by less than a millimetre on both axes.
+    ratio. About 1 when placement is kept; near 0 when every root comes out on one line (the x = 0 basin,
+    docs/tokenizer_study.md). nan when the true roots spread by less than a millimetre on both axes.
     """
     if pred_roots.shape != true_roots.shape or pred_roots.shape[-1] != 3:
         raise ValueError(f"expected two root position tensors (..., 3) of one shape, got {tuple(pred_roots.shape)} "

@@ -203,14 +203,15 @@ def placement_warning(history: dict) -> str | None:
     """A warning when the last validation root spread of a train_tokenizer history is under PLACEMENT_KEPT.
 
     Such a tokenizer puts people on one line: the run was too short to learn placement, or it ended in the
-    x = 0 basin (README), which another seed usually avoids. None when placement is kept or was never measured.
+    x = 0 basin (docs/tokenizer_study.md), which another seed usually avoids. None when placement is kept or was
+    never measured.
     """
     spreads = history.get("val_root_spread", [])
     if not spreads or not spreads[-1] < PLACEMENT_KEPT:               # none, kept, or nan (no spread to keep)
         return None
     return (f"warning: the tokenizer kept {spreads[-1]:.2f} of the true spread in where people stand (root spread "
             f"at the last validation; {PLACEMENT_KEPT} or more counts as kept): the run was too short, or it ended in "
-            "the x = 0 basin (README); train again with another seed before building on it")
+            "the x = 0 basin (docs/tokenizer_study.md); train again with another seed before building on it")
 
 
 def load_tokenizer(path, cfg=None, device="cpu") -> MotionTokenizer:
