@@ -41,6 +41,7 @@ class VQConfig:
     width_1d: int = 0            # conv channels of the 1D variant (0 = about the 2D parameter count)
     joint_order: str = "smpl"    # 2D joint axis: "smpl" (the skeleton's order, the paper's) or "chains"
     reset_until: float = 1.0     # share of the training steps with dead-code resets (1 = all, the paper's)
+    quantize: bool = True        # False: no codebook, a plain autoencoder with no tokens (what the codes cost)
     # loss weights
     w_feat: float = 1.0          # features, normalised (SmoothL1)
     w_pos: float = 0.5           # joint positions in metres (paper 1)

@@ -312,3 +312,36 @@ def test_same_seed_same_weights():
     a, b = tiny(), tiny()
     for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(pa, pb)
+
+
+def test_without_the_codebook_the_network_is_a_plain_autoencoder():
+    model = tiny(quantize=False).eval()
+    grid = torch.randn(2, 12, 22, 16)
+    recon, commit, stats = model(grid)
+    assert torch.equal(recon, model.decoder(model.encoder(grid)))      # nothing between encoder and decoder
+    assert float(commit) == 0.0 and stats == {}
+    assert torch.equal(model.reconstruct(grid), recon)
+    assert not bool(model.quantizer.initialised)                     # the codebook never ran
+    with pytest.raises(ValueError, match="quantize=False.*no tokens"):
+        model.encode(grid)
+    with pytest.raises(ValueError, match="quantize=False.*no tokens"):
+        model.decode(torch.zeros(2, 5, 4, dtype=torch.long))
+    coded = tiny()                                                    # the same weights, with the codebook
+    coded(grid)                                                       # the first training batch fills it
+    assert not torch.equal(coded.eval().reconstruct(grid), coded.decoder(coded.encoder(grid)))
+
+
+def test_a_tokenizer_without_codebook_trains_and_evaluates():
+    from dataclasses import replace
+
+    from intermask_lite.config import smoke
+    from intermask_lite.data.synthetic import load_split
+    from intermask_lite.vq.pipeline import evaluate_tokenizer, train_tokenizer
+    cfg = smoke()
+    cfg = replace(cfg, vq=replace(cfg.vq, quantize=False))
+    model, hist = train_tokenizer(cfg, device="cpu", progress=False)
+    assert "perplexity" not in hist and hist["commit"] == [0.0] * len(hist["loss"])
+    assert not bool(model.quantizer.initialised)
+    scores = evaluate_tokenizer(model, load_split("test", cfg.data.n_clips, cfg.data.seed)[:3])
+    assert math.isfinite(scores["mpjpe_mm"]) and scores["mpjpe_mm"] > 0
+    assert all(math.isnan(scores[k]) for k in ("usage", "perplexity", "dead_codes"))

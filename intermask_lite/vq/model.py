@@ -2,6 +2,8 @@
 
 Lengths: T must be a multiple of 4 (one token column = 4 frames); other lengths raise a ValueError.
 Use `pad_to_multiple` to pad a grid by repeating its last frame, and crop the decoded grid back.
+VQConfig.quantize=False bypasses the codebook: the same network as a plain autoencoder (reconstruct() works,
+encode() and decode() refuse), the measure of what the discrete bottleneck costs.
 Joint axis (2D): the skeleton's order by default, as in the paper; VQConfig.joint_order="chains" lays it out
 along the kinematic chains (skeleton.CHAIN_ORDER) inside the tokenizer; inputs and outputs keep the skeleton's.
 """
@@ -141,9 +143,17 @@ class MotionTokenizer(nn.Module):
         out = self.decoder(z[:, :, 0])                                 # (B, 264, T)
         return out.unflatten(1, (N_CHANNELS, N_JOINTS))
 
+    def _require_codes(self) -> None:
+        if not self.cfg.quantize:
+            raise ValueError("this tokenizer bypasses its codebook (VQConfig.quantize=False, a plain autoencoder "
+                             "to measure what the codes cost): it has no tokens; use reconstruct(), or train one "
+                             "with quantize=True for tokens")
+
     def forward(self, grid: torch.Tensor):
         """grid (B, 12, 22, T) -> (reconstruction (B, 12, 22, T), commit loss, stats dict of floats)."""
         z = self._latent(grid)                                         # (B, D, R, t)
+        if not self.cfg.quantize:                                      # the codebook bypassed
+            return self._decode_latent(z), z.new_zeros((), dtype=torch.float32), {}
         b, d, r, t = z.shape
         flat = z.permute(0, 2, 3, 1).reshape(-1, d)                    # (B*R*t, D)
         q, _, commit, stats = self.quantizer(flat)
@@ -153,6 +163,7 @@ class MotionTokenizer(nn.Module):
     @torch.no_grad()
     def encode(self, grid: torch.Tensor) -> torch.Tensor:
         """grid (B, 12, 22, T) -> tokens (B, 5, T/4) long (1D: (B, 1, T/4)); nearest codes."""
+        self._require_codes()
         z = self._latent(grid)                                         # (B, D, R, t)
         b, d, r, t = z.shape
         codes = self.quantizer.assign(z.permute(0, 2, 3, 1).reshape(-1, d).float(), stochastic=False)
@@ -161,6 +172,7 @@ class MotionTokenizer(nn.Module):
     @torch.no_grad()
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (B, 5, T/4) (1D: (B, 1, T/4)) -> grid (B, 12, 22, T)."""
+        self._require_codes()
         if tokens.ndim != 3 or tokens.shape[1] != self.token_rows:
             raise ValueError(f"expected tokens of shape (B, {self.token_rows}, T/4), got {tuple(tokens.shape)}")
         q = self.quantizer.lookup(tokens.long())                       # (B, R, t, D)
@@ -183,7 +195,10 @@ class MotionTokenizer(nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, grid: torch.Tensor) -> torch.Tensor:
-        """Through the tokens and back (nearest codes): (B, 12, 22, T) -> (B, 12, 22, T)."""
+        """Through the tokens and back (nearest codes): (B, 12, 22, T) -> (B, 12, 22, T); straight through the
+        encoder and decoder when the codebook is bypassed (quantize=False)."""
+        if not self.cfg.quantize:
+            return self._decode_latent(self._latent(grid))
         return self.decode(self.encode(grid))
 
     @torch.no_grad()

@@ -57,7 +57,8 @@ def clip_grids(model: MotionTokenizer, clip) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=None) -> dict:
-    """Reconstruction through the tokens (nearest codes) over whole clips, both people.
+    """Reconstruction through the tokens (nearest codes) over whole clips, both people (through the encoder and
+    decoder alone for a tokenizer that bypasses its codebook, whose usage, perplexity and dead codes are nan).
 
     mpjpe_mm: mean joint position error in millimetres, where the bodies stand included;
     mpjpe_aligned_mm: the same with each pose's root (pelvis) moved onto the truth's first, the pose alone (the
@@ -81,15 +82,16 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     pred_roots, true_roots, skate, skate_truth = [], [], [], []
     for clip in clips:
         grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
-        tokens = model.encode(grid)                                    # (2, R, T/4)
-        recon, truth = model.grid_to_joints(model.decode(tokens)), model.grid_to_joints(grid)  # (2, T, 22, 3) each
+        recon, truth = model.grid_to_joints(model.reconstruct(grid)), model.grid_to_joints(grid)  # (2, T, 22, 3)
         err = position_errors(recon, truth)                            # (2, T, 22) metres
         errors.append(err.flatten().cpu())
         roots.append(err[:, :, 0].flatten().cpu())                     # joint 0 is the root
         pred_roots.append(recon[:, :, 0].cpu())                        # (2, T, 3)
         true_roots.append(truth[:, :, 0].cpu())                        # (2, T, 3)
         aligned.append(position_errors(recon, truth, align_root=True).flatten().cpu())
-        counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
+        if model.cfg.quantize:
+            tokens = model.encode(grid)                                # (2, R, T/4)
+            counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
         recon_np, truth_np = recon.cpu().numpy(), truth.cpu().numpy()  # (2, T, 22, 3) each
         contacts = physics.foot_contacts(truth_np, clip.fps)           # (2, T, 4)
         skate.append(physics.foot_skating(recon_np, clip.fps, contacts)["skate_speed"])
@@ -97,18 +99,26 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
         if evaluator is not None:
             pairs.append((recon_np, truth_np))
     model.train(was_training)
-    p = counts / counts.sum()
     scores = {"mpjpe_mm": float(torch.cat(errors).mean()) * 1000.0,
               "mpjpe_aligned_mm": float(torch.cat(aligned).mean()) * 1000.0,
               "root_error_mm": float(torch.cat(roots).mean()) * 1000.0,
               "root_spread": root_spread(torch.cat(pred_roots, dim=1), torch.cat(true_roots, dim=1)),
-              "usage": float((counts > 0).float().mean()),
-              "perplexity": float(torch.exp(-(p * torch.log(p + 1e-10)).sum())),
-              "dead_codes": int((counts == 0).sum()),
+              **(_code_scores(counts) if model.cfg.quantize else dict.fromkeys(CODE_SCORES, float("nan"))),
               "skate_speed": float(np.mean(skate)), "skate_speed_truth": float(np.mean(skate_truth))}
     if evaluator is not None:
         scores.update(_evaluator_scores(evaluator, pairs, clips))
     return scores
+
+
+CODE_SCORES = ("usage", "perplexity", "dead_codes")  # nan for a tokenizer that bypasses its codebook
+
+
+def _code_scores(counts: torch.Tensor) -> dict:
+    """usage, perplexity and dead codes of a token histogram (K,)."""
+    p = counts / counts.sum()
+    return {"usage": float((counts > 0).float().mean()),
+            "perplexity": float(torch.exp(-(p * torch.log(p + 1e-10)).sum())),
+            "dead_codes": int((counts == 0).sum())}
 
 
 def _evaluator_scores(evaluator, pairs, clips) -> dict:
