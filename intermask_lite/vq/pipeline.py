@@ -82,15 +82,16 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     pred_roots, true_roots, skate, skate_truth = [], [], [], []
     for clip in clips:
         grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
-        recon, truth = model.grid_to_joints(model.reconstruct(grid)), model.grid_to_joints(grid)  # (2, T, 22, 3)
+        tokens = model.encode(grid) if model.cfg.quantize else None    # (2, R, T/4)
+        recon = model.decode(tokens) if tokens is not None else model.reconstruct(grid)  # (2, 12, 22, T)
+        recon, truth = model.grid_to_joints(recon), model.grid_to_joints(grid)  # (2, T, 22, 3) each
         err = position_errors(recon, truth)                            # (2, T, 22) metres
         errors.append(err.flatten().cpu())
         roots.append(err[:, :, 0].flatten().cpu())                     # joint 0 is the root
         pred_roots.append(recon[:, :, 0].cpu())                        # (2, T, 3)
         true_roots.append(truth[:, :, 0].cpu())                        # (2, T, 3)
         aligned.append(position_errors(recon, truth, align_root=True).flatten().cpu())
-        if model.cfg.quantize:
-            tokens = model.encode(grid)                                # (2, R, T/4)
+        if tokens is not None:
             counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
         recon_np, truth_np = recon.cpu().numpy(), truth.cpu().numpy()  # (2, T, 22, 3) each
         contacts = physics.foot_contacts(truth_np, clip.fps)           # (2, T, 4)
