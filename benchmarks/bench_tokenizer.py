@@ -94,10 +94,11 @@ def main() -> None:
            f"{'usage':>6} {'perplex':>7} {'dead':>5} {'class acc':>9} {'FID':>6} {'skate':>5}"
     print(head)
     for r in rows:
+        codes = (f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5}" if base.vq.quantize
+                 else f"{'-':>6} {'-':>7} {'-':>5}")                  # no codebook: no code statistics
         print(f"{r['kind']:>9} {r['params']:>9,} {r['nb_code']:>5} {r['steps']:>6} {r['steps_per_s']:>7.2f} "
               f"{r['train_min']:>9.2f} {r['total_min']:>9.2f} {r['peak_mb']:>8.0f} {r['mpjpe_mm']:>8.1f} "
-              f"{r['mpjpe_aligned_mm']:>7.1f} {r['root_error_mm']:>7.1f} {r['root_spread']:>6.2f} "
-              f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5} "
+              f"{r['mpjpe_aligned_mm']:>7.1f} {r['root_error_mm']:>7.1f} {r['root_spread']:>6.2f} {codes} "
               f"{r.get('class_acc', float('nan')):>9.3f} {r.get('fid', float('nan')):>6.3f} {r['skate_speed']:>5.2f}")
     print("peak MB: process (or GPU) peak so far, runs are sequential; total min includes data preparation")
     print("MPJPE: where the bodies stand included; aligned: each pose's pelvis moved onto the truth's first (the pose "
