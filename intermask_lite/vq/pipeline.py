@@ -78,12 +78,16 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     was_training = model.training
     model.eval()
     device = device or model.grid_mean.device
-    errors, aligned, roots, counts, pairs = [], [], [], torch.zeros(model.cfg.nb_code), []
+    errors, aligned, roots, tokens, pairs = [], [], [], [], []
     pred_roots, true_roots, skate, skate_truth = [], [], [], []
     for clip in clips:
         grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
-        tokens = model.encode(grid) if model.cfg.quantize else None    # (2, R, T/4)
-        recon = model.decode(tokens) if tokens is not None else model.reconstruct(grid)  # (2, 12, 22, T)
+        if model.cfg.quantize:
+            ids = model.encode(grid)                                   # (2, R, T/4)
+            tokens.append(ids.flatten().cpu())
+            recon = model.decode(ids)                                  # (2, 12, 22, T)
+        else:
+            recon = model.reconstruct(grid)                            # (2, 12, 22, T), no codes
         recon, truth = model.grid_to_joints(recon), model.grid_to_joints(grid)  # (2, T, 22, 3) each
         err = position_errors(recon, truth)                            # (2, T, 22) metres
         errors.append(err.flatten().cpu())
@@ -91,8 +95,6 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
         pred_roots.append(recon[:, :, 0].cpu())                        # (2, T, 3)
         true_roots.append(truth[:, :, 0].cpu())                        # (2, T, 3)
         aligned.append(position_errors(recon, truth, align_root=True).flatten().cpu())
-        if tokens is not None:
-            counts += torch.bincount(tokens.flatten().cpu(), minlength=model.cfg.nb_code).float()
         recon_np, truth_np = recon.cpu().numpy(), truth.cpu().numpy()  # (2, T, 22, 3) each
         contacts = physics.foot_contacts(truth_np, clip.fps)           # (2, T, 4)
         skate.append(physics.foot_skating(recon_np, clip.fps, contacts)["skate_speed"])
@@ -100,26 +102,20 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
         if evaluator is not None:
             pairs.append((recon_np, truth_np))
     model.train(was_training)
+    if tokens:
+        codes = model.quantizer.code_stats(torch.cat(tokens))          # usage, perplexity, dead codes
+        codes["dead_codes"] = int(codes["dead_codes"])
+    else:
+        codes = dict.fromkeys(("usage", "perplexity", "dead_codes"), float("nan"))
     scores = {"mpjpe_mm": float(torch.cat(errors).mean()) * 1000.0,
               "mpjpe_aligned_mm": float(torch.cat(aligned).mean()) * 1000.0,
               "root_error_mm": float(torch.cat(roots).mean()) * 1000.0,
               "root_spread": root_spread(torch.cat(pred_roots, dim=1), torch.cat(true_roots, dim=1)),
-              **(_code_scores(counts) if model.cfg.quantize else dict.fromkeys(CODE_SCORES, float("nan"))),
+              **codes,
               "skate_speed": float(np.mean(skate)), "skate_speed_truth": float(np.mean(skate_truth))}
     if evaluator is not None:
         scores.update(_evaluator_scores(evaluator, pairs, clips))
     return scores
-
-
-CODE_SCORES = ("usage", "perplexity", "dead_codes")  # nan for a tokenizer that bypasses its codebook
-
-
-def _code_scores(counts: torch.Tensor) -> dict:
-    """usage, perplexity and dead codes of a token histogram (K,)."""
-    p = counts / counts.sum()
-    return {"usage": float((counts > 0).float().mean()),
-            "perplexity": float(torch.exp(-(p * torch.log(p + 1e-10)).sum())),
-            "dead_codes": int((counts == 0).sum())}
 
 
 def _evaluator_scores(evaluator, pairs, clips) -> dict:
