@@ -7,6 +7,7 @@ can live inside a checkpoint. `with_overrides(preset, ["vq.nb_code=1024"])` chan
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 
@@ -15,6 +16,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 # at 10 steps: 0.64, 0.69, 0.69, 0.63).
 DECODE_STEPS = 20
 GUIDANCE = 2.0
+
+FRAMES_PER_TOKEN = 4  # one token column covers 4 frames: the tokenizer's time stride (T -> T/4)
+
+
+def seconds_to_columns(seconds: float, fps: float) -> int:
+    """Token columns covering `seconds` of motion at `fps`, rounded half up (2.5 s at 20 fps: 12.5 -> 13)."""
+    if seconds < 0 or fps <= 0:
+        raise ValueError(f"need seconds >= 0 and fps > 0; got seconds={seconds}, fps={fps}")
+    return int(math.floor(seconds * fps / FRAMES_PER_TOKEN + 0.5))
 
 
 @dataclass

@@ -39,6 +39,26 @@ def get_device(device: str = "auto", verbose: bool = False) -> torch.device:
     return dev
 
 
+def default_threads() -> int | None:
+    """1 on hosts with 2 cores or fewer (a second thread there fights the notebook, the OS and any other job, and
+    made training 3-8x slower on a busy 2-core machine), else None (torch's own default)."""
+    return 1 if (os.cpu_count() or 1) <= 2 else None
+
+
+def set_threads(threads: int | str | None = "auto") -> int:
+    """Set torch's CPU threads: an int, None (leave torch's default) or "auto" (default_threads()).
+
+    Returns the number of threads now in use. Notebooks, the CLI and the benchmarks all go through this.
+    """
+    if threads == "auto":
+        threads = default_threads()
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive int, None or 'auto'; got {threads!r}")
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def is_smoke() -> bool:
     """True when INTERMASK_SMOKE=1: everything shrinks to prove only that the code runs."""
     return os.environ.get("INTERMASK_SMOKE", "0").lower() in ("1", "true", "yes")
