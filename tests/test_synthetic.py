@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 
 from intermask_lite import skeleton as sk
-from intermask_lite.data import captions, synth_motion, synthetic
-from intermask_lite.data.synth_stage import Stage
+from intermask_lite.data import synthetic
+from intermask_lite.data.synthetic import captions
+from intermask_lite.data.synthetic import movement as synth_motion
+from intermask_lite.data.synthetic.stage import Stage
 
 PER_CLASS = 3
 

@@ -1,9 +1,18 @@
-"""Data: the built-in synthetic interactions, features, torch datasets and real-dataset loaders."""
+"""Data, in two halves that share one `Clip`:
+
+- the built-in generator, `synthetic/`: `make_dataset`, `load_split`, captions and the choreography of its
+  14 interaction classes (procedural, deterministic from a seed, generated in seconds);
+- real data: `interhuman` and `interx` load those datasets' folders (shared helpers in `realdata`), `bvh`
+  reads and writes motion capture files.
+
+Both feed `features` (262-d per-person features and the (12, 22, T) grid), `augment` (canonical frame,
+mirroring, swapping the people) and `datasets` (the torch Datasets the models train on).
+"""
 import importlib
 
 from .clip import Clip  # noqa: F401
 
-_LAZY = {"synthetic", "features", "datasets", "interhuman", "interx", "bvh"}
+_LAZY = {"synthetic", "features", "augment", "datasets", "interhuman", "interx", "realdata", "bvh"}
 
 
 def __getattr__(name):

@@ -5,7 +5,7 @@
     clip = make_clip("handshake", rng=0)               # one clip
 
 A clip is choreographed in a scene frame (the initiator at the origin), posed with footsteps, FK and IK
-(synth_motion.py), its roles possibly swapped, then moved so that person A starts at the origin facing +Z.
+(movement.py), its roles possibly swapped, then moved so that person A starts at the origin facing +Z.
 params["contact_start"] / params["contact_end"] give the designated body-contact frames ([start, end), -1 if
 none): the only frames where the two torsos may come closer than two torso radii.
 """
@@ -19,12 +19,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .captions import HELD_OUT_PARAPHRASES, make_captions  # noqa: F401  (re-exported)
-from .clip import Clip
-from .synth_classes import CONTACT_CHOREOGRAPHY
-from .synth_classes_apart import APART_CHOREOGRAPHY
-from .synth_motion import (BodyPlan, FootPlan, attach_arms, keyframes, min_jerk, plan_footsteps,  # noqa: F401
+from ..clip import Clip
+from .contact_classes import CONTACT_CHOREOGRAPHY
+from .apart_classes import APART_CHOREOGRAPHY
+from .movement import (BodyPlan, FootPlan, attach_arms, keyframes, min_jerk, plan_footsteps,  # noqa: F401
                            pose_person, pose_torsos, rot_y)
-from .synth_stage import Stage
+from .stage import Stage
 
 GENERATOR_VERSION = 1
 FPS = 20

@@ -1,11 +1,11 @@
 """Choreography of the gestures at a distance and the travelling interactions: wave, bow, approach,
-pass by, follow, chase and the circle dance. Same interface as synth_classes.py."""
+pass by, follow, chase and the circle dance. Same interface as contact_classes.py."""
 from __future__ import annotations
 
 import numpy as np
 
-from .synth_motion import speed_profile_path, window
-from .synth_stage import HAND_INDEX, Stage, arms, forward3, grip_point, hand_pair, left3, shoulder, up3
+from .movement import speed_profile_path, window
+from .stage import HAND_INDEX, Stage, arms, forward3, grip_point, hand_pair, left3, shoulder, up3
 
 
 def _wave_arm(st: Stage, body: dict, side: str, start: float, end: float, t):

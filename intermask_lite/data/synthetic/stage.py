@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .synth_motion import LEFT, RIGHT, BodyPlan, forward_xz, keyframes
+from .movement import LEFT, RIGHT, BodyPlan, forward_xz, keyframes
 
 HAND_INDEX = {"left": LEFT, "right": RIGHT}
 OTHER_SIDE = {"left": "right", "right": "left"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import skeleton as sk
+from ... import skeleton as sk
 
 LEFT, RIGHT = 0, 1  # index of the left / right limb in (T, 2, ...) foot and hand arrays
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .synth_motion import hold as hold_weight
-from .synth_motion import ramp, window
-from .synth_stage import (HAND_INDEX, OTHER_SIDE, Stage, arms, forward3, grip_point, hand_pair, left3,
+from .movement import hold as hold_weight
+from .movement import ramp, window
+from .stage import (HAND_INDEX, OTHER_SIDE, Stage, arms, forward3, grip_point, hand_pair, left3,
                           shoulder, turn_towards, up3)
 
 
