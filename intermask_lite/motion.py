@@ -157,7 +157,7 @@ class Motion:
 
     def figure(self, max_frames: int = 200):
         """A plotly Figure: 3D playback with play/pause buttons and a frame slider."""
-        from .viz.skeleton3d import playback_figure
+        from .viz.playback import playback_figure
 
         return playback_figure(self.joints, self.fps, title=self.title, max_frames=max_frames)
 
@@ -182,7 +182,7 @@ class Motion:
         plotly.js from the internet when opened; True embeds plotly.js (about +4.8 MB) so the file works
         offline. Frames beyond `max_frames` are subsampled; coordinates are rounded to millimetres.
         """
-        from .viz.skeleton3d import playback_html
+        from .viz.playback import playback_html
 
         html = playback_html(self.joints, self.fps, title=self.title, max_frames=max_frames,
                              include_plotlyjs=include_plotlyjs)

@@ -137,7 +137,7 @@ def test_bad_input_errors():
 def test_plots_shade_penetration_and_draw_one_panel_per_metric():
     import matplotlib
     matplotlib.use("Agg")
-    from intermask_lite.viz import physics_plots as V
+    from intermask_lite.viz import eval_plots as V
     joints = standing_pair(distance=2.0)
     joints[1, 10:20] -= [0.0, 0.0, 1.9]
     fig = V.plot_distance(joints, FPS)

@@ -11,7 +11,7 @@ import torch  # noqa: E402
 from intermask_lite.config import smoke  # noqa: E402
 from intermask_lite.mask_transformer import TokenIds, build_transformer  # noqa: E402
 from intermask_lite.viz import transformer_plots as tp  # noqa: E402
-from intermask_lite.viz.schedule_widget import ScheduleExplorer, masked_inputs  # noqa: E402
+from intermask_lite.viz.transformer_widgets import ScheduleExplorer, masked_inputs  # noqa: E402
 
 NB_CODE = 8
 IDS = TokenIds(NB_CODE)

@@ -6,7 +6,7 @@ from PIL import Image
 from helpers_motion import pair_joints
 from intermask_lite.data.clip import Clip
 from intermask_lite.motion import Motion
-from intermask_lite.viz.browser import browse
+from intermask_lite.viz.data_widgets import browse
 
 CAPTION = "one person waves and the other walks up to greet them"
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import skeleton as sk
 from .filmstrip import _person_artists, _setup_axes, _update
-from .skeleton3d import PERSON_COLORS, scene_bounds
+from .playback import PERSON_COLORS, scene_bounds
 
 CHAIN_COLORS = {"spine": "#555555", "left_leg": "#2f6fbd", "left_arm": "#6fa8dc", "right_leg": "#c0392b",
                 "right_arm": "#e8842a"}

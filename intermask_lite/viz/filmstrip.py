@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import skeleton
-from .skeleton3d import CHAIN_ORDER, FLOOR_COLOR, GRID_COLOR, HEAD, PERSON_COLORS, PERSON_DARK, scene_bounds
+from .playback import CHAIN_ORDER, FLOOR_COLOR, GRID_COLOR, HEAD, PERSON_COLORS, PERSON_DARK, scene_bounds
 
 VIEW = dict(elev=18, azim=-31)  # matplotlib camera, close to the plotly one (a three-quarter view)
 

@@ -9,7 +9,7 @@ from intermask_lite.config import TextConfig, TransformerConfig, VQConfig
 from intermask_lite.mask_transformer.generate import decode, model_logits_fn
 from intermask_lite.mask_transformer.model import InterMTransformer
 from intermask_lite.text import build_text_encoder
-from intermask_lite.viz.decode_replay import (DecodeReplay, clip_length, plot_decoding_steps, plot_masked_counts,
+from intermask_lite.viz.decoding_plots import (DecodeReplay, clip_length, plot_decoding_steps, plot_masked_counts,
                                               token_map_figure)
 from intermask_lite.vq.model import MotionTokenizer
 
