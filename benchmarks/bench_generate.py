@@ -31,7 +31,7 @@ def build_model(preset_name: str, device: torch.device) -> tuple[InterMTransform
     return model.to(device), cfg.vq.nb_code, cfg.data.max_frames // 4
 
 
-def time_decode(model, nb_code, n_cols, batch, steps, cond_scale, repeats, device):
+def time_decode(model, nb_code, n_cols, batch, steps, guidance, repeats, device):
     """Median seconds of one decode and of the model calls inside it."""
     captions = [CAPTIONS[i % len(CAPTIONS)] for i in range(batch)]
     inner = model_logits_fn(model, captions)
@@ -50,14 +50,14 @@ def time_decode(model, nb_code, n_cols, batch, steps, cond_scale, repeats, devic
         model_seconds.append(0.0)
         start = time.perf_counter()
         decode(timed_logits_fn, torch.full((batch,), n_cols), n_cols, nb_code, steps=steps,
-               cond_scale=cond_scale, generator=torch.Generator().manual_seed(r))
+               guidance=guidance, generator=torch.Generator().manual_seed(r))
         totals.append(time.perf_counter() - start)
     total = sorted(totals[1:])[repeats // 2]
     in_model = sorted(model_seconds[1:])[repeats // 2]
     return total, in_model
 
 
-def cpu_agreement(preset_name: str, device: torch.device, batch: int, steps: int, cond_scale: float) -> float:
+def cpu_agreement(preset_name: str, device: torch.device, batch: int, steps: int, guidance: float) -> float:
     """Share of tokens that the same weights and seed pick on `device` and on the CPU."""
     torch.manual_seed(0)
     model, nb_code, n_cols = build_model(preset_name, torch.device("cpu"))
@@ -66,7 +66,7 @@ def cpu_agreement(preset_name: str, device: torch.device, batch: int, steps: int
     for run_device in (torch.device("cpu"), device):
         model.to(run_device)
         runs.append(decode(model_logits_fn(model, captions), torch.full((batch,), n_cols), n_cols, nb_code,
-                           steps=steps, cond_scale=cond_scale, generator=torch.Generator().manual_seed(0)))
+                           steps=steps, guidance=guidance, generator=torch.Generator().manual_seed(0)))
     return (runs[0] == runs[1]).float().mean().item()
 
 
@@ -85,18 +85,18 @@ def main() -> None:
     device = get_device(args.device)
     torch.manual_seed(0)
 
-    print(f"device {device}, threads {args.threads}, steps {args.steps}, cond_scale {args.cond_scale}")
+    print(f"device {device}, threads {args.threads}, steps {args.steps}, guidance {args.guidance}")
     print(f"{'preset':<8}{'K':>6}{'cols':>6}{'batch':>7}{'s/decode':>10}{'model %':>9}{'decode ms':>11}"
           f"{'samples/s':>11}")
     for preset_name in args.presets.split(","):
         model, nb_code, n_cols = build_model(preset_name, device)
         for batch in (int(b) for b in args.batches.split(",")):
-            total, in_model = time_decode(model, nb_code, n_cols, batch, args.steps, args.cond_scale,
+            total, in_model = time_decode(model, nb_code, n_cols, batch, args.steps, args.guidance,
                                           args.repeats, device)
             print(f"{preset_name:<8}{nb_code:>6}{n_cols:>6}{batch:>7}{total:>10.3f}{100 * in_model / total:>9.1f}"
                   f"{1000 * (total - in_model):>11.1f}{batch / total:>11.1f}")
         if args.compare_cpu and device.type != "cpu":
-            share = cpu_agreement(preset_name, device, 4, args.steps, args.cond_scale)
+            share = cpu_agreement(preset_name, device, 4, args.steps, args.guidance)
             print(f"{preset_name:<8}tokens identical on CPU and {device.type} (batch 4, same seed): {100 * share:.1f} %")
 
 

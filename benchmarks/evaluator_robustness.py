@@ -19,7 +19,7 @@ from intermask_lite.config import get_preset
 from intermask_lite.data.synthetic import load_split
 from intermask_lite.eval.evaluator import load_evaluator, slow_noise
 from intermask_lite.eval.evaluator_train import retrieval_scores
-from intermask_lite.kit import checkpoint_path
+from intermask_lite.checkpoints import checkpoint_path
 
 NOISES = [("clean", None, 0.0), ("white 1 cm", "white", 0.01), ("white 3 cm", "white", 0.03),
           ("slow 3 cm", "slow", 0.03), ("slow 6 cm", "slow", 0.06)]

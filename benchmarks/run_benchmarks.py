@@ -124,21 +124,21 @@ def transformer_step(preset, device, n_steps: int) -> tuple[float, str, str]:
     return seconds, peak_memory(device), precision
 
 
-def generation(kit, repeats: int, steps: int = 20, cfg: float = 2.0) -> dict:
+def generation(kit, repeats: int, steps: int = 20, guidance: float = 2.0) -> dict:
     """Latency of one 3-second interaction (batch 1, end to end and decode only) and throughput at batch 32."""
     latencies = []
     for r in range(repeats + 1):  # the first run warms up
         _sync(kit.device)
         start = time.perf_counter()
-        kit.generate([PROMPT], seconds=3.0, seed=r, steps=steps, cfg=cfg)
+        kit.generate([PROMPT], seconds=3.0, seed=r, steps=steps, guidance=guidance)
         _sync(kit.device)
         latencies.append(time.perf_counter() - start)
     n_cols = int(round(3.0 * kit.fps / 4))  # token columns of 3 seconds
-    decode_1, _ = time_decode(kit.transformer, kit.nb_code, n_cols, 1, steps, cfg, repeats, kit.device)
-    decode_32, in_model = time_decode(kit.transformer, kit.nb_code, n_cols, 32, steps, cfg, max(1, repeats // 2),
+    decode_1, _ = time_decode(kit.transformer, kit.nb_code, n_cols, 1, steps, guidance, repeats, kit.device)
+    decode_32, in_model = time_decode(kit.transformer, kit.nb_code, n_cols, 32, steps, guidance, max(1, repeats // 2),
                                       kit.device)
     start = time.perf_counter()
-    kit.generate([PROMPT] * 32, seconds=3.0, seed=0, steps=steps, cfg=cfg)
+    kit.generate([PROMPT] * 32, seconds=3.0, seed=0, steps=steps, guidance=guidance)
     _sync(kit.device)
     batch_32 = time.perf_counter() - start
     return {"latency": statistics.median(latencies[1:]), "decode_1": decode_1, "decode_32": decode_32,
@@ -177,7 +177,7 @@ def main(argv=None) -> str:
 
     kit = load_pretrained(preset.name, args.artifacts_dir, str(device), train_if_missing=args.train_if_missing)
     gen = generation(kit, repeats)
-    rows += [("generate 3 s, batch 1, 20 steps, cfg 2 (median, end to end)", f"{gen['latency'] * 1000:.0f} ms"),
+    rows += [("generate 3 s, batch 1, 20 steps, guidance 2 (median, end to end)", f"{gen['latency'] * 1000:.0f} ms"),
              ("  decoding only, batch 1", f"{gen['decode_1'] * 1000:.0f} ms"),
              ("throughput, batch 32 (end to end)", f"{gen['throughput']:.1f} samples/s"),
              ("  decoding only, batch 32 (share in the model)",

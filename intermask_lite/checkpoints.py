@@ -1,14 +1,101 @@
-"""The shipped checkpoints: build them (stripped of optimizer state) and verify them against the manifest."""
+"""Checkpoints of the chain: find them, load them or train them, and ship them.
+
+`checkpoint_path` looks in `artifacts_dir/<preset>/` (what the notebooks and `python -m intermask_lite train`
+write), then in the shipped `data/checkpoints/<preset>_*.pt`; `load_or_train` loads what it finds, resumes an
+interrupted run or trains a fresh one, so each notebook runs on its own; `build_shipped`, `ship` and `verify`
+make the shipped checkpoints (without optimizer state) and check them against their manifest.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
-from .utils import atomic_torch_save, load_checkpoint
+from . import config as config_mod
+from .utils import atomic_torch_save, get_device, load_checkpoint
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 KEEP = ("format", "kind", "step", "model", "history", "extra")  # shipped: no optimizer state
+
+
+KINDS = ("vq", "transformer", "evaluator")
+def checkpoint_path(kind: str, preset: str, artifacts_dir=None, shipped: bool = True) -> Path | None:
+    """The checkpoint of `kind` to load for `preset`, or None: artifacts first, then (if `shipped`) the shipped one."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {KINDS}")
+    if artifacts_dir is not None:
+        for name in (f"{kind}_best.pt", f"{kind}_last.pt"):
+            path = Path(artifacts_dir) / preset / name
+            if path.exists():
+                return path
+    path = SHIPPED_DIR / f"{preset}_{kind}.pt"
+    return path if shipped and path.exists() else None
+
+
+def _loader(kind: str):
+    if kind == "vq":
+        from .vq.pipeline import load_tokenizer
+        return load_tokenizer
+    if kind == "transformer":
+        from .mask_transformer.training import load_transformer
+        return lambda path: load_transformer(path)[0]
+    from .eval.evaluator import load_evaluator
+    return load_evaluator
+
+
+TRAIN_SECTION = {"vq": "vq_train", "transformer": "transformer_train", "evaluator": "evaluator_train"}
+
+
+def unfinished_step(kind: str, preset, artifacts_dir) -> int | None:
+    """The step of an interrupted run in artifacts_dir/<preset>/ (its last checkpoint is short of the
+    preset's step count), else None."""
+    if artifacts_dir is None:
+        return None
+    last = Path(artifacts_dir) / preset.name / f"{kind}_last.pt"
+    if not last.exists():
+        return None
+    step = int(load_checkpoint(last, kind=kind).get("step", 0))
+    return step if step < getattr(preset, TRAIN_SECTION[kind]).steps else None
+
+
+def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenizer=None, progress=True,
+                  shipped: bool = True, seed: int = 0):
+    """Load `kind` ("vq", "transformer", "evaluator") for `preset`, training it into artifacts_dir if absent.
+
+    shipped=False ignores the shipped checkpoints (to train or rebuild them); seed seeds any training.
+    An interrupted run in artifacts_dir is resumed from its last checkpoint. The transformer needs the
+    tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
+    Returns the model in eval mode on `device`.
+    """
+    preset = config_mod.get_preset(preset) if isinstance(preset, str) else preset
+    dev = get_device(device)
+    path = checkpoint_path(kind, preset.name, artifacts_dir, shipped)
+    resume_at = unfinished_step(kind, preset, artifacts_dir)
+    if resume_at is not None:
+        print(f"{kind}: resuming the interrupted run at step {resume_at}")
+    elif path is not None:
+        print(f"{kind}: loading {path}")
+        return _loader(kind)(path).to(dev).eval()
+    out_dir = None if artifacts_dir is None else Path(artifacts_dir) / preset.name
+    if resume_at is None:
+        print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))
+    if kind == "vq":
+        from .vq.pipeline import placement_warning, train_tokenizer
+        model, history = train_tokenizer(preset, out_dir=out_dir, device=device, progress=progress, seed=seed)
+        warning = placement_warning(history)
+        if warning:
+            print(warning, file=sys.stderr)
+    elif kind == "transformer":
+        from .mask_transformer.training import train_transformer
+        tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress,
+                                               shipped=shipped, seed=seed)
+        model, _, _ = train_transformer(preset, tokenizer, out_dir=out_dir, device=device, progress=progress,
+                                        seed=seed)
+    else:
+        from .eval.evaluator_train import train_evaluator
+        model, _ = train_evaluator(preset, out_dir=out_dir, device=device, progress=progress, seed=seed)
+    return model.to(dev).eval()
 
 
 def sha256(path: Path) -> str:
@@ -51,10 +138,7 @@ def verify(dest_dir: Path = SHIPPED_DIR) -> dict:
 
 def build_shipped(preset: str = "lab", work_dir: Path = Path("artifacts"), device: str = "auto") -> dict:
     """Train (or resume) the whole chain for `preset` in work_dir and ship the best checkpoints."""
-    from .config import get_preset
-    from .kit import checkpoint_path, load_or_train
-
-    cfg = get_preset(preset)
+    cfg = config_mod.get_preset(preset)
     tok = load_or_train("vq", cfg, work_dir, device, shipped=False)
     load_or_train("transformer", cfg, work_dir, device, tokenizer=tok, shipped=False)
     load_or_train("evaluator", cfg, work_dir, device, shipped=False)

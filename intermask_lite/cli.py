@@ -41,7 +41,7 @@ def _common(p: argparse.ArgumentParser, sampling: bool = True) -> None:
     if sampling:
         p.add_argument("--samples", type=_positive_int, default=1, help="samples per prompt")
         p.add_argument("--steps", type=_positive_int, default=DECODE_STEPS, help="decoding steps")
-        p.add_argument("--cfg", type=float, default=GUIDANCE, help="classifier-free guidance scale (1 = none)")
+        p.add_argument("--guidance", type=float, default=GUIDANCE, help="classifier-free guidance scale (1 = none)")
         p.add_argument("--top-k", type=float, default=None, help="keep the k best codes (int) or that share (<1)")
         p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature on the logits")
         p.add_argument("--out", type=Path, required=True, help="folder for HTML, GIF, BVH and npz per sample")
@@ -109,7 +109,7 @@ def _top_k(value):
 
 
 def _sampling_kwargs(args) -> dict:
-    return dict(samples=args.samples, seed=args.seed, steps=args.steps, cfg=args.cfg,
+    return dict(samples=args.samples, seed=args.seed, steps=args.steps, guidance=args.guidance,
                 top_k=_top_k(args.top_k), temperature=args.temperature)
 
 
@@ -141,7 +141,7 @@ def run(args) -> int:
         return 0
     if args.command == "train":
         from .config import get_preset, with_overrides
-        from .kit import TRAIN_SECTION, load_or_train
+        from .checkpoints import TRAIN_SECTION, load_or_train
         steps = [f"{TRAIN_SECTION[args.what]}.steps={args.steps}"] if args.steps else []
         preset = with_overrides(get_preset(args.preset), args.set + steps)
         load_or_train(args.what, preset, args.artifacts_dir, args.device, shipped=False, seed=args.seed)

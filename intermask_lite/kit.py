@@ -6,7 +6,6 @@ Checkpoints are looked up in this order: `artifacts_dir/<preset>/` (what the not
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,92 +13,10 @@ import numpy as np
 import torch
 
 from . import config as config_mod
-from .checkpoints import SHIPPED_DIR
-from .config import DECODE_STEPS, GUIDANCE
+from .checkpoints import KINDS, SHIPPED_DIR, checkpoint_path, load_or_train
+from .config import DECODE_STEPS, FRAMES_PER_TOKEN, GUIDANCE, seconds_to_columns
 from .motion import Motion
-from .utils import get_device, load_checkpoint
-
-KINDS = ("vq", "transformer", "evaluator")
-FRAMES_PER_TOKEN = 4
-
-
-def checkpoint_path(kind: str, preset: str, artifacts_dir=None, shipped: bool = True) -> Path | None:
-    """The checkpoint of `kind` to load for `preset`, or None: artifacts first, then (if `shipped`) the shipped one."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {KINDS}")
-    if artifacts_dir is not None:
-        for name in (f"{kind}_best.pt", f"{kind}_last.pt"):
-            path = Path(artifacts_dir) / preset / name
-            if path.exists():
-                return path
-    path = SHIPPED_DIR / f"{preset}_{kind}.pt"
-    return path if shipped and path.exists() else None
-
-
-def _loader(kind: str):
-    if kind == "vq":
-        from .vq.pipeline import load_tokenizer
-        return load_tokenizer
-    if kind == "transformer":
-        from .mask_transformer.training import load_transformer
-        return lambda path: load_transformer(path)[0]
-    from .eval.evaluator import load_evaluator
-    return load_evaluator
-
-
-TRAIN_SECTION = {"vq": "vq_train", "transformer": "transformer_train", "evaluator": "evaluator_train"}
-
-
-def unfinished_step(kind: str, preset, artifacts_dir) -> int | None:
-    """The step of an interrupted run in artifacts_dir/<preset>/ (its last checkpoint is short of the
-    preset's step count), else None."""
-    if artifacts_dir is None:
-        return None
-    last = Path(artifacts_dir) / preset.name / f"{kind}_last.pt"
-    if not last.exists():
-        return None
-    step = int(load_checkpoint(last, kind=kind).get("step", 0))
-    return step if step < getattr(preset, TRAIN_SECTION[kind]).steps else None
-
-
-def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenizer=None, progress=True,
-                  shipped: bool = True, seed: int = 0):
-    """Load `kind` ("vq", "transformer", "evaluator") for `preset`, training it into artifacts_dir if absent.
-
-    shipped=False ignores the shipped checkpoints (to train or rebuild them); seed seeds any training.
-    An interrupted run in artifacts_dir is resumed from its last checkpoint. The transformer needs the
-    tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
-    Returns the model in eval mode on `device`.
-    """
-    preset = config_mod.get_preset(preset) if isinstance(preset, str) else preset
-    dev = get_device(device)
-    path = checkpoint_path(kind, preset.name, artifacts_dir, shipped)
-    resume_at = unfinished_step(kind, preset, artifacts_dir)
-    if resume_at is not None:
-        print(f"{kind}: resuming the interrupted run at step {resume_at}")
-    elif path is not None:
-        print(f"{kind}: loading {path}")
-        return _loader(kind)(path).to(dev).eval()
-    out_dir = None if artifacts_dir is None else Path(artifacts_dir) / preset.name
-    if resume_at is None:
-        print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))
-    if kind == "vq":
-        from .vq.pipeline import placement_warning, train_tokenizer
-        model, history = train_tokenizer(preset, out_dir=out_dir, device=device, progress=progress, seed=seed)
-        warning = placement_warning(history)
-        if warning:
-            print(warning, file=sys.stderr)
-    elif kind == "transformer":
-        from .mask_transformer.training import train_transformer
-        tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress,
-                                               shipped=shipped, seed=seed)
-        model, _, _ = train_transformer(preset, tokenizer, out_dir=out_dir, device=device, progress=progress,
-                                        seed=seed)
-    else:
-        from .eval.evaluator_train import train_evaluator
-        model, _ = train_evaluator(preset, out_dir=out_dir, device=device, progress=progress, seed=seed)
-    return model.to(dev).eval()
-
+from .utils import get_device
 
 def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto", evaluator: bool = True,
                     train_if_missing: bool = False) -> "Kit":
@@ -178,7 +95,7 @@ class Kit:
 
     # ------------------------------------------------------------------ generation
     def decode_tokens(self, texts: list[str], lengths: list[int], n_cols: int, seed: int = 0,
-                      steps: int = DECODE_STEPS, cfg: float = GUIDANCE, top_k=None, temperature: float = 1.0,
+                      steps: int = DECODE_STEPS, guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0,
                       fixed=None, fixed_mask=None, trace: bool = False):
         """Token maps (B, 2, 5, n_cols) for B prompts, each at its own length in columns (`lengths`, <= n_cols).
 
@@ -190,7 +107,7 @@ class Kit:
             raise ValueError("every prompt needs some text; got an empty one")
         gen = torch.Generator().manual_seed(int(seed))
         return decode(model_logits_fn(self.transformer, texts), torch.tensor(lengths), n_cols, self.nb_code,
-                      steps=steps, schedule=self.preset.transformer.schedule, cond_scale=cfg, top_k=top_k,
+                      steps=steps, schedule=self.preset.transformer.schedule, guidance=guidance, top_k=top_k,
                       temperature=temperature, generator=gen, fixed=fixed, fixed_mask=fixed_mask, trace=trace)
 
     def _to_motions(self, ids: torch.Tensor, lengths: list[int], texts: list[str]) -> list[Motion]:
@@ -203,51 +120,51 @@ class Kit:
 
     def _columns(self, seconds: float) -> int:
         max_cols = self.preset.data.max_frames // FRAMES_PER_TOKEN
-        cols = int(round(seconds * self.fps / FRAMES_PER_TOKEN))
+        cols = seconds_to_columns(seconds, self.fps)
         if not 1 <= cols <= max_cols:
             raise ValueError(f"seconds={seconds} gives {cols} token columns; expected 1..{max_cols} "
                              f"(at most {max_cols * FRAMES_PER_TOKEN / self.fps:g} s for preset {self.preset.name!r})")
         return cols
 
     def generate(self, texts, seconds: float = 3.0, samples: int = 1, seed: int = 0, steps: int = DECODE_STEPS,
-                 cfg: float = GUIDANCE, top_k=None, temperature: float = 1.0, trace: bool = False):
+                 guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0, trace: bool = False):
         """Two people from text. Returns `samples` Motions per prompt, prompt-major (and the Trace if trace)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts or samples < 1:
             raise ValueError(f"need at least one prompt and samples >= 1; got {len(texts)} prompts, samples={samples}")
         cols = self._columns(seconds)
         batch = [t for t in texts for _ in range(samples)]
-        result = self.decode_tokens(batch, [cols] * len(batch), cols, seed, steps, cfg, top_k, temperature,
+        result = self.decode_tokens(batch, [cols] * len(batch), cols, seed, steps, guidance, top_k, temperature,
                                     trace=trace)
         ids, tr = result if trace else (result, None)
         motions = self._to_motions(ids, [cols] * len(batch), batch)
         return (motions, tr) if trace else motions
 
     def react(self, actor, text: str, samples: int = 1, seed: int = 0, steps: int = DECODE_STEPS,
-              cfg: float = GUIDANCE, top_k=None, temperature: float = 1.0) -> list[Motion]:
+              guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0) -> list[Motion]:
         """Person B reacting to a given person A (a Motion, a Clip or a BVH path); A's tokens stay fixed."""
         from .mask_transformer.generate import reaction_masks
         ids_a = self.tokenize(actor)[:1]                               # (1, 5, C)
         cols = min(ids_a.shape[-1], self.preset.data.max_frames // FRAMES_PER_TOKEN)
         ids_a = ids_a[..., :cols].expand(samples, -1, -1)              # (S, 5, C)
         fixed, fixed_mask = reaction_masks(ids_a)
-        ids = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, cfg, top_k, temperature,
+        ids = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, guidance, top_k, temperature,
                                  fixed=fixed, fixed_mask=fixed_mask)
         return self._to_motions(ids, [cols] * samples, [text] * samples)
 
     def inpaint(self, motion, person: str = "B", rows=None, seconds=None, text: str = "", samples: int = 1,
-                seed: int = 0, steps: int = DECODE_STEPS, cfg: float = GUIDANCE, top_k=None, temperature: float = 1.0):
+                seed: int = 0, steps: int = DECODE_STEPS, guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0):
         """Regenerate a region (person, body-part rows, time range in seconds); everything else is kept."""
-        from .mask_transformer.generate import inpaint_masks, seconds_to_cols
+        from .mask_transformer.generate import inpaint_masks
         if isinstance(motion, Motion) and motion.n_people != 2:
             raise ValueError("inpaint needs a two-person Motion")
         ids = self.tokenize(motion)                                    # (2, 5, C)
         cols = min(ids.shape[-1], self.preset.data.max_frames // FRAMES_PER_TOKEN)
         ids = ids[None, ..., :cols].expand(samples, -1, -1, -1)        # (S, 2, 5, C)
-        span = None if seconds is None else (seconds_to_cols(seconds[0], self.fps),
-                                             seconds_to_cols(seconds[1], self.fps))
+        span = None if seconds is None else (seconds_to_columns(seconds[0], self.fps),
+                                             seconds_to_columns(seconds[1], self.fps))
         fixed, fixed_mask = inpaint_masks(ids, person=person, rows=rows, cols=span)
         text = text or getattr(motion, "text", "") or "two people interact"
-        out = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, cfg, top_k, temperature,
+        out = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, guidance, top_k, temperature,
                                  fixed=fixed, fixed_mask=fixed_mask)
         return self._to_motions(out, [cols] * samples, [text] * samples)

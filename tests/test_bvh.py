@@ -5,7 +5,8 @@ import pytest
 from helpers_motion import pair_joints, person_joints
 from intermask_lite import skeleton as sk
 from intermask_lite.data import bvh
-from intermask_lite.motion import Motion, resample_joints
+from intermask_lite.data.clip import resample_joints
+from intermask_lite.motion import Motion
 
 MIXAMO = ["Hips", "LeftUpLeg", "RightUpLeg", "Spine", "LeftLeg", "RightLeg", "Spine1", "LeftFoot", "RightFoot",
           "Spine2", "LeftToeBase", "RightToe", "Neck", "LeftShoulder", "RightShoulder", "Head", "LeftArm",

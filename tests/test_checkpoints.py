@@ -4,7 +4,8 @@ import json
 import pytest
 
 from intermask_lite import checkpoints
-from intermask_lite.kit import KINDS, checkpoint_path, load_pretrained
+from intermask_lite.checkpoints import KINDS, checkpoint_path
+from intermask_lite.kit import load_pretrained
 from intermask_lite.utils import load_checkpoint
 
 

@@ -46,12 +46,12 @@ def test_react_from_npz_keeps_the_actor(smoke_artifacts, tmp_path):
 
 
 def test_train_trains_even_where_a_checkpoint_is_shipped(smoke_artifacts, tmp_path, monkeypatch):
-    from intermask_lite import kit
+    from intermask_lite import checkpoints
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     (shipped / "smoke_vq.pt").write_bytes((smoke_artifacts / "smoke" / "vq_best.pt").read_bytes())
-    monkeypatch.setattr(kit, "SHIPPED_DIR", shipped)
-    assert kit.checkpoint_path("vq", "smoke", tmp_path / "work") == shipped / "smoke_vq.pt"
+    monkeypatch.setattr(checkpoints, "SHIPPED_DIR", shipped)
+    assert checkpoints.checkpoint_path("vq", "smoke", tmp_path / "work") == shipped / "smoke_vq.pt"
     code = cli.main(["train", "vq", "--preset", "smoke", "--artifacts-dir", str(tmp_path / "work"), "--steps", "2"])
     assert code == 0
     ckpt = torch.load(tmp_path / "work" / "smoke" / "vq_last.pt", weights_only=True)

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from intermask_lite.mask_transformer.generate import (Trace, decode, inpaint_masks, reaction_masks, sampling_probs,
-                                                      seconds_to_cols)
+from intermask_lite.config import seconds_to_columns
+from intermask_lite.mask_transformer.generate import Trace, decode, inpaint_masks, reaction_masks, sampling_probs
 from intermask_lite.mask_transformer.tools import get_schedule
 
 K, R, C = 16, 5, 6
@@ -21,7 +21,7 @@ def fresh_logits_fn(seed=0, scale=1.0):
     """New random logits at every call, so a re-sampled position would almost surely change."""
     g = torch.Generator().manual_seed(seed)
 
-    def fn(ids, cond_scale):
+    def fn(ids, guidance):
         return scale * torch.randn(ids.shape + (K,), generator=g)
     return fn
 
@@ -120,13 +120,13 @@ def test_inpaint_masks_regions_and_errors():
         inpaint_masks(ids, cols=(3, 3))
 
 
-def test_cond_scale_is_passed_through():
+def test_guidance_is_passed_through():
     scales = []
 
     def fn(ids, scale):
         scales.append(scale)
         return torch.randn(ids.shape + (K,))
-    decode(fn, torch.tensor([C]), C, K, steps=5, cond_scale=3.5, generator=gen(0))
+    decode(fn, torch.tensor([C]), C, K, steps=5, guidance=3.5, generator=gen(0))
     assert scales == [3.5] * 5
 
 
@@ -213,12 +213,13 @@ def test_bad_inputs_raise_clear_errors():
         decode(fn, torch.tensor([C]), C, K, fixed=fixed, fixed_mask=fixed_mask)
 
 
-def test_seconds_to_cols():
-    assert seconds_to_cols(3.0, 20) == 15
-    assert seconds_to_cols(1.0, 30) == 8                              # 7.5 columns round up
-    assert seconds_to_cols(0.0, 20) == 0
+def test_seconds_to_columns_rounds_half_up_everywhere():
+    assert seconds_to_columns(3.0, 20) == 15
+    assert seconds_to_columns(1.0, 30) == 8                           # 7.5 columns round up
+    assert seconds_to_columns(2.5, 20) == 13                          # 12.5 too (Python's round() gives 12)
+    assert seconds_to_columns(0.0, 20) == 0
     with pytest.raises(ValueError, match="fps"):
-        seconds_to_cols(1.0, 0)
+        seconds_to_columns(1.0, 0)
 
 
 def test_decodes_with_a_tiny_real_model():
@@ -234,7 +235,7 @@ def test_decodes_with_a_tiny_real_model():
     model.train()
     lengths = torch.tensor([C, 3])
     fn = model_logits_fn(model, captions)
-    runs = [decode(fn, lengths, C, K, steps=4, cond_scale=2.0, generator=gen(s)) for s in (0, 0, 1)]
+    runs = [decode(fn, lengths, C, K, steps=4, guidance=2.0, generator=gen(s)) for s in (0, 0, 1)]
     assert model.training                                             # the mode is restored
     ids = runs[0]
     assert (ids[1, :, :, 3:] == PAD).all() and (ids[0] < K).all() and (ids[1, :, :, :3] < K).all()

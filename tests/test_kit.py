@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from intermask_lite.data.synthetic import load_split
-from intermask_lite.kit import checkpoint_path, load_pretrained
+from intermask_lite.checkpoints import checkpoint_path
+from intermask_lite.kit import load_pretrained
 from intermask_lite.motion import Motion
 
 
@@ -121,10 +122,16 @@ def test_checkpoint_from_another_config_gets_a_clear_error(smoke_artifacts, tmp_
 
 def test_an_interrupted_run_is_found_for_resuming(tmp_path):
     from intermask_lite.config import smoke
-    from intermask_lite.kit import unfinished_step
+    from intermask_lite.checkpoints import unfinished_step
     from intermask_lite.utils import CHECKPOINT_FORMAT, atomic_torch_save
     preset = smoke()
     assert unfinished_step("vq", preset, tmp_path) is None  # nothing there
     for step, expected in [(2, 2), (preset.vq_train.steps, None)]:
         atomic_torch_save({"format": CHECKPOINT_FORMAT, "kind": "vq", "step": step}, tmp_path / "smoke" / "vq_last.pt")
         assert unfinished_step("vq", preset, tmp_path) == expected
+
+
+def test_generate_and_inpaint_share_one_seconds_to_columns(smoke_kit):
+    from intermask_lite.config import seconds_to_columns
+    m = smoke_kit.generate("two people hug", seconds=2.5, seed=0, steps=2)[0]
+    assert m.tokens.shape[-1] == seconds_to_columns(2.5, smoke_kit.fps) == 13

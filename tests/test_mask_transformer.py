@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from intermask_lite.config import TextConfig, TransformerConfig, smoke
-from intermask_lite.mask_transformer.model import InterMTransformer, forward_with_cfg
+from intermask_lite.mask_transformer.model import InterMTransformer, forward_with_guidance
 from intermask_lite.mask_transformer.tools import (TokenIds, bert_corrupt, get_schedule, pad_tokens,
                                                    random_mask_by_ratio, sample_logits, top_k_filter)
 from intermask_lite.mask_transformer.training import build_transformer, load_transformer, masked_token_loss
@@ -72,12 +72,12 @@ def test_dropped_text_uses_null_condition():
     assert not torch.allclose(null, model(ids, CAPTIONS[:1]), atol=1e-4)
 
 
-def test_cfg_scale_one_is_conditional_and_zero_is_unconditional():
+def test_guidance_one_is_conditional_and_zero_is_unconditional():
     model, ids = _model(), _ids()
     cond, uncond = model(ids, CAPTIONS[:2]), model(ids, [None, None])
-    assert torch.equal(forward_with_cfg(model, ids, CAPTIONS[:2], 1.0), cond)
-    assert torch.allclose(forward_with_cfg(model, ids, CAPTIONS[:2], 0.0), uncond, atol=1e-5)
-    guided = forward_with_cfg(model, ids, CAPTIONS[:2], 3.0)
+    assert torch.equal(forward_with_guidance(model, ids, CAPTIONS[:2], 1.0), cond)
+    assert torch.allclose(forward_with_guidance(model, ids, CAPTIONS[:2], 0.0), uncond, atol=1e-5)
+    guided = forward_with_guidance(model, ids, CAPTIONS[:2], 3.0)
     assert torch.allclose(guided, uncond + 3 * (cond - uncond), atol=1e-4)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from .. import skeleton
+from .clip import resample_joints
 
 WRITE_ORDER = "ZYX"  # Euler channel order of exported files
 WRITE_SCALE = 100.0  # exported files are in centimetres
@@ -156,7 +157,6 @@ def _units_and_up(rest: np.ndarray, source: str) -> tuple[float, bool]:
 
 def read_bvh(path, fps: float = 20) -> np.ndarray:
     """Joints (T, 22, 3) in metres, Y up, at `fps`, from a BVH file (one person)."""
-    from ..motion import resample_joints
 
     path = Path(path)
     if not path.exists():

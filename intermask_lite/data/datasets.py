@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
+from ..config import FRAMES_PER_TOKEN
 from . import features as F
 
 _CHUNK_FRAMES = 8192  # frames per batched inverse-kinematics call
-COLUMN_FRAMES = 4  # frames per token column (the tokenizer's time stride): lengths are multiples of it
 SHORT_CLIPS = ("skip", "reflect")  # what VQWindowDataset does with clips shorter than its window
 _MIRROR_CONTACTS = [2, 3, 0, 1]  # FOOT_JOINT_ORDER is (l_ankle, l_foot, r_ankle, r_foot)
 
@@ -92,7 +92,7 @@ class VQWindowDataset(Dataset):
     last frame is always included. short_clips: what happens to clips shorter than `window`: "skip" (the
     default; their number is in `n_skipped` and a warning says so) or "reflect" (one window each, the
     clip played forward, then backward, and so on until the window is full: `pingpong_frames`; a clip needs
-    COLUMN_FRAMES, one token column). Reflecting never shows the tokenizer frozen frames, as padding with the
+    FRAMES_PER_TOKEN, one token column). Reflecting never shows the tokenizer frozen frames, as padding with the
     last one would.
     mirror_aug doubles the items deterministically: the second half are the mirrored windows.
     context: frames the transformer sees at once (DataConfig.max_frames). A window is canonicalised at the
@@ -105,18 +105,18 @@ class VQWindowDataset(Dataset):
 
     def __init__(self, clips, normalizer: F.Normalizer, window: int = 64, stride: int | None = None,
                  mirror_aug: bool = False, context: int | None = None, cache=None, short_clips: str = "skip"):
-        if window < COLUMN_FRAMES or window % COLUMN_FRAMES:
-            raise ValueError(f"window must be a positive multiple of {COLUMN_FRAMES} frames, got {window}")
+        if window < FRAMES_PER_TOKEN or window % FRAMES_PER_TOKEN:
+            raise ValueError(f"window must be a positive multiple of {FRAMES_PER_TOKEN} frames, got {window}")
         if short_clips not in SHORT_CLIPS:
             raise ValueError(f"short_clips must be one of {SHORT_CLIPS}, got {short_clips!r}")
         if context is not None and context < window:
             raise ValueError(f"context ({context} frames) must be at least the window ({window} frames)")
         self.clips, self.normalizer, self.window = list(clips), normalizer, window
-        self.stride = COLUMN_FRAMES if stride is None else int(stride)
+        self.stride = FRAMES_PER_TOKEN if stride is None else int(stride)
         if self.stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
         self.mirror_aug, self.context = mirror_aug, context
-        shortest = window if short_clips == "skip" else COLUMN_FRAMES
+        shortest = window if short_clips == "skip" else FRAMES_PER_TOKEN
         long_enough = [i for i, c in enumerate(self.clips) if c.n_frames >= shortest]
         self.n_skipped = len(self.clips) - len(long_enough)
         if not long_enough:
@@ -178,13 +178,13 @@ class PairedClipDataset(Dataset):
 
     def __init__(self, clips, normalizer: F.Normalizer, max_frames: int = 120, caption: str = "random",
                  mirror_aug: bool = False, swap_aug: bool = False, seed: int = 0, train: bool = True):
-        if max_frames < COLUMN_FRAMES or max_frames % COLUMN_FRAMES:
-            raise ValueError(f"max_frames must be a positive multiple of {COLUMN_FRAMES}, got {max_frames}")
+        if max_frames < FRAMES_PER_TOKEN or max_frames % FRAMES_PER_TOKEN:
+            raise ValueError(f"max_frames must be a positive multiple of {FRAMES_PER_TOKEN}, got {max_frames}")
         if caption not in ("random", "first"):
             raise ValueError(f"caption must be 'random' or 'first', got {caption!r}")
-        self.clips = [c for c in clips if c.n_frames >= COLUMN_FRAMES]
+        self.clips = [c for c in clips if c.n_frames >= FRAMES_PER_TOKEN]
         if not self.clips:
-            raise ValueError(f"no clip has the {COLUMN_FRAMES} frames one token column needs")
+            raise ValueError(f"no clip has the {FRAMES_PER_TOKEN} frames one token column needs")
         self.n_skipped = len(clips) - len(self.clips)
         self.normalizer, self.max_frames, self.caption = normalizer, max_frames, caption
         self.mirror_aug, self.swap_aug, self.seed, self.train = mirror_aug, swap_aug, seed, train
@@ -202,7 +202,7 @@ class PairedClipDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         rng, clip = self._generator(), self.clips[index]
-        length = min(clip.n_frames, self.max_frames) // COLUMN_FRAMES * COLUMN_FRAMES
+        length = min(clip.n_frames, self.max_frames) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
         start = int(rng.integers(0, clip.n_frames - length + 1)) if self.train else 0
         mirrored = self.mirror_aug and rng.random() < 0.5
         swapped = self.swap_aug and rng.random() < 0.5

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import FRAMES_PER_TOKEN
 from . import realdata as rd
 from .clip import Clip
 
@@ -51,7 +52,7 @@ def load(root, split: str = "test", max_clips: int | None = None, min_frames: in
             raise ValueError(f"{str(paths[0])!r} has {len(pos1)} frames but {str(paths[1])!r} has {len(pos2)}; "
                              "expected the same number")
         captions = rd.read_captions(rd.require_file(root / "annots" / f"{clip_id}.txt", "one caption per line"))
-        n_frames = len(pos1) // 4 * 4
+        n_frames = len(pos1) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
         if n_frames < min_frames:
             n_short += 1
             continue

@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from .. import skeleton as sk
+from ..config import FRAMES_PER_TOKEN
 from . import realdata as rd
 from .clip import Clip
 
@@ -55,7 +56,7 @@ def load(root, split: str = "test", max_clips: int | None = None, min_frames: in
                 raise ValueError(f"{str(h5_path)!r}: entry {clip_id!r} contains NaN or inf")
             captions = rd.read_captions(rd.require_file(root / "texts_processed" / f"{clip_id}.txt",
                                                         "one caption per line"), cut_at_hash=True)
-            if len(params) // 4 * 4 < min_frames:
+            if len(params) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN < min_frames:
                 n_short += 1
                 continue
             joints = rd.finish_pair(rd.z_up_to_y_up(_joints_from_params(params)), canonical)  # (2, T, 22, 3)

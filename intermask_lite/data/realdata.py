@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import FRAMES_PER_TOKEN
 from .augment import canonicalize
 
 SPLITS = ("train", "val", "test")
@@ -61,7 +62,7 @@ def z_up_to_y_up(points: np.ndarray) -> np.ndarray:
 
 def finish_pair(joints2: np.ndarray, canonical: bool) -> np.ndarray:
     """Y-up joints (2, T, 22, 3) -> cropped to a multiple of 4 frames, canonicalised if asked, float32."""
-    joints2 = joints2[:, : joints2.shape[1] // 4 * 4]
+    joints2 = joints2[:, : joints2.shape[1] // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN]
     return (canonicalize(joints2) if canonical else joints2).astype(np.float32)
 
 

@@ -24,14 +24,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..config import DECODE_STEPS, GUIDANCE
+from ..config import DECODE_STEPS, FRAMES_PER_TOKEN, GUIDANCE
 from ..motion import Motion
 from . import metrics, physics
 from .evaluator import embed_joints, embed_texts
 from .report_io import environment, evaluator_id, write_report  # noqa: F401  (write_report re-exported)
 
 ROWS = ("ground truth", "generated", "reaction", "reconstruction")
-FRAMES_PER_TOKEN = 4
 GEN_BATCH = 32      # prompts decoded together
 MM_PAIRS = 10       # sample pairs per prompt for MultiModality (T2M's mm_num_times)
 DIV_PAIRS = 300     # random pairs for Diversity (T2M's diversity_times)
@@ -70,7 +69,7 @@ def _chunk_seed(seed: int, stream: str, chunk: int) -> int:
 
 
 @torch.no_grad()
-def _decode_joints(kit, texts, cols, seed, stream, steps, cfg, actor_ids=None) -> list[np.ndarray]:
+def _decode_joints(kit, texts, cols, seed, stream, steps, guidance, actor_ids=None) -> list[np.ndarray]:
     """Generate (or, with actor_ids, react to) each prompt at its own length -> joints (2, 4*cols, 22, 3) each.
 
     Kit.generate / Kit.react take one length per call; Kit.decode_tokens takes one per prompt, so test
@@ -90,7 +89,7 @@ def _decode_joints(kit, texts, cols, seed, stream, steps, cfg, actor_ids=None) -
             for b, i in enumerate(idx):
                 padded[b, :, : actor_ids[i].shape[-1]] = actor_ids[i]
             fixed, fixed_mask = reaction_masks(padded)                  # (B, 2, R, C) each
-        ids = kit.decode_tokens([texts[i] for i in idx], c, n_cols, _chunk_seed(seed, stream, chunk), steps, cfg,
+        ids = kit.decode_tokens([texts[i] for i in idx], c, n_cols, _chunk_seed(seed, stream, chunk), steps, guidance,
                                 None, 1.0, fixed=fixed, fixed_mask=fixed_mask)  # (B, 2, R, C)
         for b, i in enumerate(idx):
             out[i] = kit.detokenize(ids[b], c[b])
@@ -124,12 +123,12 @@ def _summarise(per_rep: list[dict], keys: list[str]) -> dict:
 
 
 def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, pools=None, steps: int = DECODE_STEPS,
-             cfg: float = GUIDANCE, mm_prompts: int | None = None, reaction: bool = True, progress: bool = True) -> dict:
+             guidance: float = GUIDANCE, mm_prompts: int | None = None, reaction: bool = True, progress: bool = True) -> dict:
     """Evaluate a Kit against ground truth; returns a JSON-ready dict (see the module docstring).
 
     clips: test clips (default: the built-in test split of kit.preset); replications: default
     preset.eval.replications; pools: R-precision pool sizes (default preset.eval.pools; pools larger than
-    the number of clips are skipped with a note); steps, cfg: decoding steps and guidance scale;
+    the number of clips are skipped with a note); steps, guidance: decoding steps and guidance scale;
     mm_prompts: prompts used for MultiModality (default preset.eval.mm_prompts, at most the number of clips),
     each sampled preset.eval.mm_samples times; reaction: also evaluate reaction generation.
     """
@@ -171,19 +170,19 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         halves = rng.permutation(n)
         half_fid.append(metrics.fid(gt_emb[halves[: n // 2]], gt_emb[halves[n // 2:]]))
 
-        gen = _decode_joints(kit, texts, data["cols"], rep_seed, "generated", steps, cfg)
+        gen = _decode_joints(kit, texts, data["cols"], rep_seed, "generated", steps, guidance)
         row = _row(ev, embed_joints(ev, gen, fps), text_emb, gt_emb, *common)
         prompts = rng.choice(n, mm_prompts, replace=False)
         mm = _decode_joints(kit, [texts[i] for i in prompts for _ in range(mm_samples)],
                             [data["cols"][i] for i in prompts for _ in range(mm_samples)], rep_seed, "multimodality",
-                            steps, cfg)
+                            steps, guidance)
         mm_emb = embed_joints(ev, mm, fps).reshape(mm_prompts, mm_samples, -1)  # (P, S, D)
         row["multimodality"] = metrics.multimodality(mm_emb, n_pairs=min(MM_PAIRS, mm_samples), rng=rep_seed)
         rows["generated"].append(row)
         first.setdefault("generated", gen)
 
         if reaction:
-            react = _decode_joints(kit, texts, data["cols"], rep_seed, "reaction", steps, cfg,
+            react = _decode_joints(kit, texts, data["cols"], rep_seed, "reaction", steps, guidance,
                                    [ids[0] for ids in recon_ids])
             rows["reaction"].append(_row(ev, embed_joints(ev, react, fps), text_emb, gt_emb, *common))
             first.setdefault("reaction", react)
@@ -197,7 +196,7 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         notes.append("reaction generation not evaluated (reaction=False)")
     return {
         "preset": kit.preset.name, "n_clips": n, "replications": replications, "seed": seed, "seeds": seeds,
-        "pools": used, "steps": steps, "cfg": cfg, "mm_prompts": mm_prompts, "mm_samples": mm_samples,
+        "pools": used, "steps": steps, "guidance": guidance, "mm_prompts": mm_prompts, "mm_samples": mm_samples,
         "metrics": keys, "rows": {name: _summarise(reps, keys) for name, reps in rows.items() if reps},
         "gt_half_fid": _summarise([{"fid": v} for v in half_fid], ["fid"])["fid"],
         "physics": physics_rows, "notes": notes, **evaluator_id(kit), "environment": environment(kit.device),

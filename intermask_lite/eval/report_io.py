@@ -99,7 +99,7 @@ def to_markdown(report: dict) -> str:
         "interval (Student t)",
         f"- test clips: {report['n_clips']}; R-precision pools: {', '.join(map(str, report['pools'])) or 'none'}; "
         f"MultiModality: {report['mm_prompts']} prompts x {report['mm_samples']} samples",
-        f"- decoding: {report['steps']} steps, guidance scale {report['cfg']}",
+        f"- decoding: {report['steps']} steps, guidance scale {report['guidance']}",
         f"- environment: python {env['python']}, torch {env['torch']}, numpy {env['numpy']}, device "
         f"{env.get('gpu', env['device'])}, {env['platform']}, commit {env['git_commit'] or 'unknown'}",
     ]

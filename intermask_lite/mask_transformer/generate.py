@@ -18,10 +18,10 @@ from typing import Callable
 import torch
 
 from ..config import DECODE_STEPS, GUIDANCE
-from .model import InterMTransformer, forward_with_cfg
+from .model import InterMTransformer, forward_with_guidance
 from .tools import get_schedule, lengths_to_valid, sample_logits, top_k_filter
 
-LogitsFn = Callable[[torch.Tensor, float], torch.Tensor]  # ids (B, 2, R, C) long, cond_scale -> (B, 2, R, C, K)
+LogitsFn = Callable[[torch.Tensor, float], torch.Tensor]  # ids (B, 2, R, C) long, guidance -> (B, 2, R, C, K)
 GREEDY_TEMPERATURE = 1e-6  # temperatures at or below this pick the argmax
 
 
@@ -57,9 +57,9 @@ def model_logits_fn(model: InterMTransformer, text) -> LogitsFn:
     with _eval_mode(model):
         pooled = model.encode_text(list(text))                        # (B, D_text)
 
-    def logits_fn(ids: torch.Tensor, cond_scale: float) -> torch.Tensor:
+    def logits_fn(ids: torch.Tensor, guidance: float) -> torch.Tensor:
         with _eval_mode(model):
-            return forward_with_cfg(model, ids.to(device), pooled, cond_scale)  # (B, 2, R, C, K)
+            return forward_with_guidance(model, ids.to(device), pooled, guidance)  # (B, 2, R, C, K)
     return logits_fn
 
 
@@ -114,13 +114,13 @@ def _check_fixed(fixed, fixed_mask, shape):
 
 @torch.no_grad()
 def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, steps: int = DECODE_STEPS,
-           schedule: str | Callable[[float], float] = "cosine", cond_scale: float = GUIDANCE,
+           schedule: str | Callable[[float], float] = "cosine", guidance: float = GUIDANCE,
            top_k: int | float | None = None, temperature: float = 1.0,
            generator: torch.Generator | None = None, fixed: torch.Tensor | None = None,
            fixed_mask: torch.Tensor | None = None, trace: bool = False):
     """Fill every free position of (B, 2, R, C) token maps (R = 5 rows) in `steps` confident steps.
 
-    logits_fn(ids, cond_scale) -> logits (B, 2, R, C, nb_code); guidance happens inside it (see
+    logits_fn(ids, guidance) -> logits (B, 2, R, C, nb_code); guidance happens inside it (see
     model_logits_fn). It gets CPU ids; the logits of masked positions come back to the CPU, where all
     sampling happens with the CPU `generator` (None: one seeded from torch's global RNG), so CPU and GPU
     runs pick the same tokens for the same logits. Positions where fixed_mask is True keep `fixed`; columns >= lengths[b] become PAD.
@@ -151,7 +151,7 @@ def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, steps: int =
     records = []
 
     for step in range(steps):
-        logits = logits_fn(ids, cond_scale)
+        logits = logits_fn(ids, guidance)
         if tuple(logits.shape) != shape + (nb_code,):
             raise ValueError(f"logits_fn returned shape {tuple(logits.shape)}, expected (B, 2, R, C, K) = "
                              f"{shape + (nb_code,)}")
@@ -221,10 +221,3 @@ def inpaint_masks(ids: torch.Tensor, person: str = "both", rows: list[int] | Non
     for p in people[person]:
         region[:, p, rows, c0:c1] = True
     return ids.detach().long().cpu().clone(), ~region
-
-
-def seconds_to_cols(seconds: float, fps: float, frames_per_token: int = 4) -> int:
-    """Token columns covering `seconds` of motion at `fps` (rounded to the nearest column)."""
-    if seconds < 0 or fps <= 0 or frames_per_token < 1:
-        raise ValueError(f"need seconds >= 0, fps > 0, frames_per_token >= 1; got {seconds}, {fps}, {frames_per_token}")
-    return int(math.floor(seconds * fps / frames_per_token + 0.5))

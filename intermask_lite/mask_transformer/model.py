@@ -157,12 +157,12 @@ class InterMTransformer(nn.Module):
         return self.head(x)  # (B, 2, 5, T', nb_code)
 
 
-def forward_with_cfg(model: InterMTransformer, ids: torch.Tensor, text, cfg_scale: float) -> torch.Tensor:
+def forward_with_guidance(model: InterMTransformer, ids: torch.Tensor, text, guidance: float) -> torch.Tensor:
     """Classifier-free guided logits uncond + s * (cond - uncond); s = 1 is exactly the conditional pass."""
-    if cfg_scale == 1:
+    if guidance == 1:
         return model(ids, text)
     B = ids.shape[0]
     cond = model.encode_text(text)  # (B, D_text)
     uncond = model.encode_text([None] * B)  # (B, D_text)
     both = model(torch.cat([ids, ids]), torch.cat([cond, uncond]))  # (2B, 2, 5, T', nb_code)
-    return both[B:] + cfg_scale * (both[:B] - both[B:])
+    return both[B:] + guidance * (both[:B] - both[B:])

@@ -8,13 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from ..config import Preset, TransformerConfig, get_preset
+from ..config import FRAMES_PER_TOKEN, Preset, TransformerConfig, get_preset
 from ..text import build_text_encoder
 from ..utils import get_device, load_checkpoint, load_weights, seed_everything
 from .model import InterMTransformer
 from .tools import bert_corrupt, get_schedule, random_mask_by_ratio
 
-FRAMES_PER_TOKEN = 4  # one token column covers 4 frames
 
 
 def masked_token_loss(model: InterMTransformer, tokens: torch.Tensor, captions: list[str],

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from .. import skeleton as sk
-
-FRAMES_PER_TOKEN = 4  # one token column = 4 frames
+from ..config import FRAMES_PER_TOKEN
 
 
 def _numpy(x) -> np.ndarray:

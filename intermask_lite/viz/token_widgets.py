@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from .. import skeleton as sk
-from .token_plots import FRAMES_PER_TOKEN, plot_displacement
+from ..config import FRAMES_PER_TOKEN
+from .token_plots import plot_displacement
 
 
 def _as_map(tokens) -> torch.Tensor:

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 JOINT_SIZES = (22, 11, 5)  # joint axis length at the input, after stage 1, after stage 2
-TIME_DOWN = 4              # frames per token column
 
 
 class ResBlock(nn.Module):

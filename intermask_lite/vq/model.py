@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from .. import skeleton
-from .encdec import JOINT_SIZES, TIME_DOWN, Decoder1d, Decoder2d, Encoder1d, Encoder2d
+from ..config import FRAMES_PER_TOKEN
+from .encdec import JOINT_SIZES, Decoder1d, Decoder2d, Encoder1d, Encoder2d
 from .losses import POS, denormalize
 from .quantizer import EMAQuantizer
 
@@ -23,7 +24,7 @@ N_CHANNELS, N_JOINTS = 12, 22  # grid channels per joint, joints
 JOINT_ORDERS = {"smpl": None, "chains": skeleton.CHAIN_ORDER}  # VQConfig.joint_order: None = skeleton order
 
 
-def pad_to_multiple(grid: torch.Tensor, multiple: int = TIME_DOWN) -> tuple[torch.Tensor, int]:
+def pad_to_multiple(grid: torch.Tensor, multiple: int = FRAMES_PER_TOKEN) -> tuple[torch.Tensor, int]:
     """Pad (..., T) by repeating the last frame up to a multiple of `multiple`; returns (grid, T)."""
     length = grid.shape[-1]
     pad = (-length) % multiple
@@ -120,9 +121,9 @@ class MotionTokenizer(nn.Module):
         """Clear errors for a wrong shape, a length that is not a multiple of 4, or NaNs."""
         if grid.ndim != 4 or grid.shape[1:3] != (N_CHANNELS, N_JOINTS):
             raise ValueError(f"expected a grid of shape (B, 12, 22, T), got {tuple(grid.shape)}")
-        if grid.shape[-1] % TIME_DOWN or grid.shape[-1] == 0:
-            raise ValueError(f"grid length T={grid.shape[-1]} must be a positive multiple of {TIME_DOWN} "
-                             f"(one token = {TIME_DOWN} frames); pad it with vq.model.pad_to_multiple")
+        if grid.shape[-1] % FRAMES_PER_TOKEN or grid.shape[-1] == 0:
+            raise ValueError(f"grid length T={grid.shape[-1]} must be a positive multiple of {FRAMES_PER_TOKEN} "
+                             f"(one token = {FRAMES_PER_TOKEN} frames); pad it with vq.model.pad_to_multiple")
         if not torch.isfinite(grid).all():
             raise ValueError("grid contains NaN or inf")
 

@@ -1,7 +1,7 @@
 """The per-clip `Stage` (random parameters, timing, plans) and helpers the class choreographies share.
 
 Choreographies are written in a scene frame: the actor (who initiates, index 0) stands at the origin facing
-+Z and the receiver (index 1) stands ahead of them on +Z. synthetic.py later swaps roles and moves the
++Z and the receiver (index 1) stands ahead of them on +Z. The generator (`data.synthetic`) later swaps roles and moves the
 scene into person A's frame.
 """
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from ...config import FRAMES_PER_TOKEN
 
 from .movement import LEFT, RIGHT, BodyPlan, forward_xz, keyframes
 
@@ -45,7 +47,7 @@ class Stage:
 
     def timeline(self, end: float) -> np.ndarray:
         """Fix the clip length from the last event (seconds): T a multiple of 4 in [40, 120] frames. Returns t (T,)."""
-        n = int(min(max(math.ceil(end * self.fps / 4.0) * 4, 40), 120))
+        n = int(min(max(math.ceil(end * self.fps / FRAMES_PER_TOKEN) * FRAMES_PER_TOKEN, 40), 120))
         self.t = np.arange(n) / self.fps
         return self.t
 
