@@ -26,7 +26,8 @@ from intermask_lite.eval.evaluator import load_evaluator
 from intermask_lite.checkpoints import checkpoint_path
 from intermask_lite.train import cpu_has_bf16
 from intermask_lite.viz.token_plots import class_errors_mm
-from intermask_lite.vq.pipeline import PLACEMENT_KEPT, evaluate_tokenizer, train_tokenizer
+from intermask_lite.eval import evaluate_tokenizer
+from intermask_lite.vq.pipeline import PLACEMENT_KEPT, train_tokenizer
 
 TARGETS = {"mpjpe_mm": 30.0, "usage": 0.80, "minutes": 5.0}
 

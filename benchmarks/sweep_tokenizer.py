@@ -16,7 +16,8 @@ import torch
 
 from intermask_lite.config import get_preset
 from intermask_lite.data.synthetic import load_split
-from intermask_lite.vq.pipeline import evaluate_tokenizer, train_tokenizer
+from intermask_lite.eval import evaluate_tokenizer
+from intermask_lite.vq.pipeline import train_tokenizer
 
 # name: (VQConfig changes, TrainConfig changes) on top of the lab preset
 CONFIGS = {

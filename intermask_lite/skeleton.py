@@ -87,6 +87,22 @@ def bone_lengths(joints):
     return np.linalg.norm(diff, axis=-1)
 
 
+def joint_distances(pred, truth, align_root: bool = False):
+    """Per-joint position errors, the one definition behind every MPJPE of the kit: (..., J, 3) x2 -> (..., J).
+
+    numpy or torch. align_root first moves each pose's root (joint 0, the pelvis) onto the origin in both, so
+    only the pose counts, not where the body stands (the tokenizer MPJPE of MoMask-style code).
+    """
+    if pred.shape != truth.shape or pred.shape[-1] != 3:
+        raise ValueError(f"pred {tuple(pred.shape)} and truth {tuple(truth.shape)} must have one shape (..., J, 3)")
+    if align_root:
+        pred, truth = pred - pred[..., :1, :], truth - truth[..., :1, :]
+    diff = pred - truth
+    if isinstance(diff, torch.Tensor):
+        return diff.norm(dim=-1)
+    return np.linalg.norm(diff, axis=-1)
+
+
 def rest_pose(offsets: np.ndarray | None = None) -> np.ndarray:
     """Global joint positions of the rest pose: (22, 3)."""
     offsets = REST_OFFSETS if offsets is None else offsets

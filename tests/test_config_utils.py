@@ -94,7 +94,8 @@ def test_overrides_reject_what_does_not_fit(item, message):
 
 @pytest.mark.parametrize("statement", [
     "from intermask_lite import Motion, load_pretrained, vq, kit",
-    "from intermask_lite.vq import pipeline, train_tokenizer, evaluate_tokenizer, load_tokenizer",
+    "from intermask_lite.vq import pipeline, train_tokenizer, load_tokenizer",
+    "from intermask_lite.eval import evaluate_tokenizer",
     "from intermask_lite.data import synthetic, features",
     "from intermask_lite.viz import browse, token_plots",
 ])

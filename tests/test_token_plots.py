@@ -74,7 +74,8 @@ def test_joint_errors_are_zero_for_a_decoded_grid_and_bars_follow_the_values(tin
 
 def test_joint_errors_over_clips_average_to_the_library_mpjpe():
     from intermask_lite.data.synthetic import make_clip
-    from intermask_lite.vq.pipeline import clip_grids, evaluate_tokenizer
+    from intermask_lite.eval import evaluate_tokenizer
+    from intermask_lite.vq.pipeline import clip_grids
 
     torch.manual_seed(0)
     model = MotionTokenizer(VQConfig(nb_code=NB_CODE, code_dim=8, width=8, depth=1))
@@ -106,7 +107,7 @@ def test_joint_errors_over_clips_average_to_the_library_mpjpe():
 
 def test_class_errors_weight_clips_by_frames_and_bars_sort_by_mean():
     from intermask_lite.data.synthetic import make_clip
-    from intermask_lite.vq.pipeline import evaluate_tokenizer
+    from intermask_lite.eval import evaluate_tokenizer
 
     torch.manual_seed(0)
     model = MotionTokenizer(VQConfig(nb_code=NB_CODE, code_dim=8, width=8, depth=1)).eval()
@@ -206,7 +207,7 @@ def test_foot_skating_of_reconstructions_is_measured_on_the_truths_contacts(monk
     """A decoder that returns the input exactly slides no more than the truth; one that drifts every joint
     sideways by 5 cm a frame slides its standing feet at about 1 m/s."""
     from intermask_lite.data.synthetic import make_clip
-    from intermask_lite.vq.pipeline import evaluate_tokenizer
+    from intermask_lite.eval import evaluate_tokenizer
 
     torch.manual_seed(0)
     model = MotionTokenizer(VQConfig(nb_code=NB_CODE, code_dim=8, width=8, depth=1)).eval()

@@ -336,7 +336,8 @@ def test_a_tokenizer_without_codebook_trains_and_evaluates():
 
     from intermask_lite.config import smoke
     from intermask_lite.data.synthetic import load_split
-    from intermask_lite.vq.pipeline import evaluate_tokenizer, train_tokenizer
+    from intermask_lite.eval import evaluate_tokenizer
+    from intermask_lite.vq.pipeline import train_tokenizer
     cfg = smoke()
     cfg = replace(cfg, vq=replace(cfg.vq, quantize=False))
     model, hist = train_tokenizer(cfg, device="cpu", progress=False)

@@ -16,6 +16,8 @@ import numpy as np
 import scipy.linalg
 import scipy.stats
 
+from ..skeleton import joint_distances
+
 
 def _as_2d(x, name: str) -> np.ndarray:
     """numpy float64 (N, D) with a clear error otherwise."""
@@ -150,11 +152,7 @@ def mpjpe(pred_joints, gt_joints, align_root: bool = False) -> float:
     not where the body stands; the tokenizer MPJPE of MoMask-style code is measured this way.
     """
     p, g = np.asarray(pred_joints, dtype=np.float64), np.asarray(gt_joints, dtype=np.float64)
-    if p.shape != g.shape or p.shape[-1] != 3:
-        raise ValueError(f"pred {p.shape} and gt {g.shape} must have the same shape (..., J, 3)")
-    if align_root:
-        p, g = p - p[..., :1, :], g - g[..., :1, :]
-    return float(np.linalg.norm(p - g, axis=-1).mean() * 1000.0)
+    return float(joint_distances(p, g, align_root).mean() * 1000.0)
 
 
 def mean_ci95(values) -> tuple[float, float]:

@@ -33,14 +33,6 @@ def pad_to_multiple(grid: torch.Tensor, multiple: int = FRAMES_PER_TOKEN) -> tup
     return grid, length
 
 
-def position_errors(pred: torch.Tensor, truth: torch.Tensor, align_root: bool = False) -> torch.Tensor:
-    """Per-joint distances (..., T, 22, 3) x2 -> (..., T, 22); align_root first moves each pose's root (joint 0)
-    onto the origin in both, so only the pose counts, not where the body stands."""
-    if align_root:
-        pred, truth = pred - pred[..., :1, :], truth - truth[..., :1, :]
-    return (pred - truth).norm(dim=-1)
-
-
 def root_spread(pred_roots: torch.Tensor, true_roots: torch.Tensor) -> float:
     """The share of the truth's spread in where people stand that the prediction keeps, on the worse floor axis.
 
@@ -206,6 +198,6 @@ class MotionTokenizer(nn.Module):
     def joint_errors(self, grid: torch.Tensor, align_root: bool = False) -> torch.Tensor:
         """Joint position error through the tokens and back, in metres: (B, 12, 22, T) -> (B, T, 22).
 
-        align_root: each pose's root moved onto the truth's first (see position_errors)."""
-        return position_errors(self.grid_to_joints(self.reconstruct(grid)), self.grid_to_joints(grid), align_root)
+        align_root: each pose's root moved onto the truth's first (see skeleton.joint_distances)."""
+        return skeleton.joint_distances(self.grid_to_joints(self.reconstruct(grid)), self.grid_to_joints(grid), align_root)
 

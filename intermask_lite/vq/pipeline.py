@@ -1,9 +1,7 @@
-"""Train, evaluate and reload the tokenizer in one call each.
+"""Train and reload the tokenizer in one call each (eval.evaluate_tokenizer measures it).
 
 train_tokenizer(preset)      -> (MotionTokenizer, history): fits the normaliser, trains with train.fit
-evaluate_tokenizer(model, clips) -> dict(mpjpe_mm, mpjpe_aligned_mm, root_error_mm, root_spread, usage,
-                                    perplexity, dead_codes, skate_speed, skate_speed_truth) over whole clips
-                                    (and class_acc, fid of the reconstructions given an evaluator)
+clip_grids(model, clip)      -> both people of a clip as normalised grids, ready for the tokenizer
 load_tokenizer(path)         -> MotionTokenizer rebuilt from the config stored in the checkpoint
 placement_warning(history)   -> a sentence when the last validation lost where people stand, else None
 """
@@ -16,11 +14,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from .. import config as config_mod
-from ..eval import physics
 from ..train import fit, unwrap
 from ..utils import load_checkpoint, load_weights, seed_everything
 from .losses import reconstruction_losses
-from .model import MotionTokenizer, position_errors, root_spread
+from .. import skeleton
+from .model import MotionTokenizer, root_spread
 
 VAL_WINDOWS = 256  # validation windows drawn once, with a fixed seed
 PLACEMENT_KEPT = 0.5  # root spread at or above which a tokenizer counts as keeping where people stand
@@ -53,83 +51,6 @@ def clip_grids(model: MotionTokenizer, clip) -> torch.Tensor:
         raise ValueError(f"clip {clip.clip_id!r} has {raw.shape[-1]} frames; the tokenizer needs at least 4")
     mean, std = model.grid_mean.cpu()[None, :, :, None], model.grid_std.cpu()[None, :, :, None]
     return (raw[..., :length] - mean) / std
-
-
-@torch.no_grad()
-def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=None) -> dict:
-    """Reconstruction through the tokens (nearest codes) over whole clips, both people (through the encoder and
-    decoder alone for a tokenizer that bypasses its codebook, whose usage, perplexity and dead codes are nan).
-
-    mpjpe_mm: mean joint position error in millimetres, where the bodies stand included;
-    mpjpe_aligned_mm: the same with each pose's root (pelvis) moved onto the truth's first, the pose alone (the
-    convention of MoMask-style tokenizer MPJPE); root_error_mm: mean root position error, where the bodies stand;
-    root_spread: vq.model.root_spread over all clips (near 0: placement collapsed onto a line).
-    usage: share of the codebook used over all clips; perplexity: of the token histogram over all clips;
-    dead_codes: codes never used.
-    skate_speed / skate_speed_truth: mean horizontal foot speed (m/s) of the reconstruction / the truth on the
-    frames where the true foot stands on the ground (eval.physics.foot_contacts of the truth), mean over clips:
-    how much the reconstructed feet slide where they should stand still.
-    With an `evaluator` (eval.evaluator.Evaluator) also what it makes of the reconstructions:
-    class_acc (clips of the classes it knows) and fid (against the same clips before the tokenizer).
-    MPJPE can mislead: runs of similar MPJPE differ in how recognisable their reconstructions stay.
-    """
-    if not clips:
-        raise ValueError("evaluate_tokenizer needs at least one clip")
-    was_training = model.training
-    model.eval()
-    device = device or model.grid_mean.device
-    errors, aligned, roots, tokens, pairs = [], [], [], [], []
-    pred_roots, true_roots, skate, skate_truth = [], [], [], []
-    for clip in clips:
-        grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
-        if model.cfg.quantize:
-            ids = model.encode(grid)                                   # (2, R, T/4)
-            tokens.append(ids.flatten().cpu())
-            recon = model.decode(ids)                                  # (2, 12, 22, T)
-        else:
-            recon = model.reconstruct(grid)                            # (2, 12, 22, T), no codes
-        recon, truth = model.grid_to_joints(recon), model.grid_to_joints(grid)  # (2, T, 22, 3) each
-        err = position_errors(recon, truth)                            # (2, T, 22) metres
-        errors.append(err.flatten().cpu())
-        roots.append(err[:, :, 0].flatten().cpu())                     # joint 0 is the root
-        pred_roots.append(recon[:, :, 0].cpu())                        # (2, T, 3)
-        true_roots.append(truth[:, :, 0].cpu())                        # (2, T, 3)
-        aligned.append(position_errors(recon, truth, align_root=True).flatten().cpu())
-        recon_np, truth_np = recon.cpu().numpy(), truth.cpu().numpy()  # (2, T, 22, 3) each
-        contacts = physics.foot_contacts(truth_np, clip.fps)           # (2, T, 4)
-        skate.append(physics.foot_skating(recon_np, clip.fps, contacts)["skate_speed"])
-        skate_truth.append(physics.foot_skating(truth_np, clip.fps, contacts)["skate_speed"])
-        if evaluator is not None:
-            pairs.append((recon_np, truth_np))
-    model.train(was_training)
-    if tokens:
-        codes = model.quantizer.code_stats(torch.cat(tokens))          # usage, perplexity, dead codes
-        codes["dead_codes"] = int(codes["dead_codes"])
-    else:
-        codes = dict.fromkeys(("usage", "perplexity", "dead_codes"), float("nan"))
-    scores = {"mpjpe_mm": float(torch.cat(errors).mean()) * 1000.0,
-              "mpjpe_aligned_mm": float(torch.cat(aligned).mean()) * 1000.0,
-              "root_error_mm": float(torch.cat(roots).mean()) * 1000.0,
-              "root_spread": root_spread(torch.cat(pred_roots, dim=1), torch.cat(true_roots, dim=1)),
-              **codes,
-              "skate_speed": float(np.mean(skate)), "skate_speed_truth": float(np.mean(skate_truth))}
-    if evaluator is not None:
-        scores.update(_evaluator_scores(evaluator, pairs, clips))
-    return scores
-
-
-def _evaluator_scores(evaluator, pairs, clips) -> dict:
-    """class_acc and fid of reconstructed clips, as the evaluation's reconstruction row computes them."""
-    from ..eval import metrics
-    from ..eval.evaluator import embed_joints
-    fps = clips[0].fps
-    recon_emb = embed_joints(evaluator, [r for r, _ in pairs], fps)   # (N, D)
-    truth_emb = embed_joints(evaluator, [t for _, t in pairs], fps)   # (N, D)
-    out = {"fid": metrics.fid(recon_emb, truth_emb)}
-    accuracy = evaluator.class_accuracy(recon_emb, [c.label for c in clips])
-    if accuracy is not None:
-        out["class_acc"] = accuracy
-    return out
 
 
 def _fixed_windows(dataset, n: int, seed: int) -> torch.Tensor:
@@ -183,7 +104,7 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
         grids = val_grids.to(dev)                                      # (n, 12, 22, W)
         recon, truth = tok.grid_to_joints(tok.reconstruct(grids)), tok.grid_to_joints(grids)  # (n, W, 22, 3) each
         return {"val_loss": total / len(val_grids),
-                "val_mpjpe_mm": float(position_errors(recon, truth).mean()) * 1000.0,
+                "val_mpjpe_mm": float(skeleton.joint_distances(recon, truth).mean()) * 1000.0,
                 "val_root_spread": root_spread(recon[..., 0, :], truth[..., 0, :])}
 
     reset_steps, foot_steps = round(cfg.vq.reset_until * tc.steps), round(cfg.vq.foot_from * tc.steps)
@@ -236,5 +157,5 @@ def load_tokenizer(path, cfg=None, device="cpu") -> MotionTokenizer:
     return model.to(device).eval()
 
 
-__all__ = ["train_tokenizer", "window_dataset", "evaluate_tokenizer", "load_tokenizer", "placement_warning", "vq_loss",
+__all__ = ["train_tokenizer", "window_dataset", "load_tokenizer", "placement_warning", "vq_loss",
            "clip_grids"]
