@@ -156,8 +156,7 @@ def tiny_preset():
 
 def test_train_save_load_and_checksum(tmp_path):
     clips, val = fabricated_clips(24), fabricated_clips(8, seed=1)
-    model, history = ET.train_evaluator(tiny_preset(), clips, out_dir=tmp_path, device="cpu", val_clips=val,
-                                        progress=False)
+    model, history = ET.train_evaluator(tiny_preset(), clips, val, out_dir=tmp_path, device="cpu", progress=False)
     assert len(history["loss"]) == 4 and "val_top3" in history and "val_loss" in history
     path = tmp_path / "evaluator_last.pt"
     loaded = E.load_evaluator(path)
@@ -180,6 +179,6 @@ def test_same_seed_same_evaluator_whatever_ran_before():
     weights = []
     for seed, earlier in ((0, 1), (0, 2), (1, 1)):
         torch.manual_seed(earlier)                 # the global random state left by whatever ran before
-        model, _ = ET.train_evaluator(tiny_preset(), clips, device="cpu", val_clips=val, progress=False, seed=seed)
+        model, _ = ET.train_evaluator(tiny_preset(), clips, val, device="cpu", progress=False, seed=seed)
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])

@@ -217,16 +217,15 @@ def test_loss_rejects_special_tokens_as_targets():
 
 
 def test_train_transformer_end_to_end(tmp_path, one_thread):
-    from intermask_lite.data.synthetic import make_dataset
+    from intermask_lite.data.synthetic import make_dataset, split_dataset
     from intermask_lite.mask_transformer.training import train_transformer
     from intermask_lite.vq.model import MotionTokenizer
     preset = smoke()
-    clips = make_dataset(preset.data.n_clips, 0, cache=False, progress=False)
+    splits = split_dataset(make_dataset(preset.data.n_clips, 0, cache=False, progress=False))
     tokenizer = MotionTokenizer(preset.vq)
-    model, text_encoder, history = train_transformer(preset, tokenizer, clips=clips, out_dir=tmp_path,
-                                                     device="cpu", progress=False)
+    model, history = train_transformer(preset, splits["train"], splits["val"], tokenizer=tokenizer, out_dir=tmp_path,
+                                       device="cpu", progress=False)
     assert len(history["loss"]) == preset.transformer_train.steps and "acc" in history
-    assert text_encoder is model.text_encoder
     loaded, _ = load_transformer(tmp_path / "transformer_last.pt")
     ids = _ids(B=1, T=preset.data.max_frames // 4) % preset.vq.nb_code
     assert torch.equal(loaded(ids, ["two people hug"]), model(ids, ["two people hug"]))

@@ -187,3 +187,19 @@ def test_tokenizer_trains_with_fit(tmp_path, cpu_bf16):
                out_dir=tmp_path, kind="vq", progress=False)  # bf16 where the CPU has it, else float32
     assert {"feat", "pos", "vel", "bone", "geo", "foot", "commit", "perplexity", "usage"} <= set(hist)
     assert hist["loss"][-1] < hist["loss"][0]
+
+
+def test_every_trainer_keeps_one_contract():
+    """train_*(preset, train_clips, val_clips, *, out_dir, device, progress, seed) -> (model, history)."""
+    import inspect
+
+    from intermask_lite.eval.evaluator_train import train_evaluator
+    from intermask_lite.mask_transformer.training import train_transformer
+    from intermask_lite.vq.pipeline import train_tokenizer
+    for trainer in (train_tokenizer, train_transformer, train_evaluator):
+        params = inspect.signature(trainer).parameters
+        assert list(params)[:3] == ["preset", "train_clips", "val_clips"], trainer.__name__
+        assert all(params[k].kind is inspect.Parameter.KEYWORD_ONLY for k in ("out_dir", "device", "progress", "seed"))
+        kwargs = {"tokenizer": None} if trainer is train_transformer else {}
+        with pytest.raises(ValueError, match=f"{trainer.__name__} needs training clips"):
+            trainer("smoke", [], [], **kwargs)

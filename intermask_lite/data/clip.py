@@ -63,3 +63,13 @@ def resample_joints(x: np.ndarray, fps_in: float, fps_out: float, axis: int = 0)
     w = (src - lo).reshape(-1, *([1] * (x.ndim - 1)))
     out = (1 - w) * x[lo] + w * x[hi]  # (T', ...)
     return np.moveaxis(out, 0, axis).astype(np.float32)
+
+
+def training_clip_lists(train_clips, val_clips, who: str) -> tuple[list, list]:
+    """A trainer's (train_clips, val_clips) arguments as lists; val_clips may be None or empty (no validation).
+
+    Raises a ValueError naming the trainer when there is nothing to train on."""
+    if train_clips is None or not len(train_clips):
+        raise ValueError(f"{who} needs training clips (list[Clip]); data.synthetic.training_splits(preset) gives "
+                         "the built-in (train, val) pair")
+    return list(train_clips), list(val_clips or [])

@@ -1,6 +1,6 @@
 """Training and checking the text-motion evaluator: `train_evaluator` and `retrieval_scores`.
 
-    model, history = train_evaluator("lab", out_dir="artifacts/evaluator")
+    model, history = train_evaluator("lab", *training_splits(lab()), out_dir="artifacts/evaluator")
     retrieval_scores(model, test_clips)   # {"top1", "top2", "top3", "mm_dist", "class_acc", "chance_top3"}
 
 Training uses the kit's one loop (train.fit, kind="evaluator"), so checkpoints land in
@@ -64,32 +64,26 @@ def feature_stats(clips) -> tuple[np.ndarray, np.ndarray]:
     return rows.mean(0), np.maximum(rows.std(0), 1e-3)
 
 
-def _default_clips(preset: Preset):
-    from ..data import synthetic
-    return (synthetic.load_split("train", preset.data.n_clips, preset.data.seed),
-            synthetic.load_split("val", preset.data.n_clips, preset.data.seed), list(synthetic.CLASSES))
+def class_names(clips) -> list[str]:
+    """The labels found in `clips`: in the built-in CLASSES order when all are built-in classes, else sorted."""
+    from ..data.synthetic import CLASSES
+    labels = {c.label for c in clips if c.label}
+    return [c for c in CLASSES if c in labels] if labels <= set(CLASSES) else sorted(labels)
 
 
-def train_evaluator(preset="lab", clips=None, out_dir=None, device="auto", val_clips=None,
-                    progress: bool = True, seed: int = 0):
+def train_evaluator(preset, train_clips, val_clips, *, out_dir=None, device="auto", progress: bool = True,
+                    seed: int = 0):
     """Train the evaluator; returns (model on CPU in eval mode, history).
 
-    preset: a Preset or its name. clips: training clips (default: the built-in train split); val_clips:
-    validation clips (default: the built-in val split, or the last 10 % of `clips`). Classes are the
-    built-in CLASSES for built-in data, else the sorted labels found in `clips`.
+    preset: a Preset or its name (data.synthetic.training_splits(preset) gives the built-in clips). val_clips:
+    validation clips (fewer than 3: no validation). Its classes are the labels of `train_clips` (class_names).
     """
+    from ..data.clip import training_clip_lists
     from ..train import fit
     seed_everything(seed)                                              # the weights' initialisation too
     preset = get_preset(preset) if isinstance(preset, str) else preset
-    if clips is None:
-        clips, default_val, classes = _default_clips(preset)
-        val_clips = default_val if val_clips is None else val_clips
-    else:
-        clips = list(clips)
-        classes = sorted({c.label for c in clips if c.label})
-        if val_clips is None:
-            n_val = max(1, len(clips) // 10)
-            clips, val_clips = clips[:-n_val], clips[-n_val:]
+    clips, val_clips = training_clip_lists(train_clips, val_clips, "train_evaluator")
+    classes = class_names(clips)
     fps = clips[0].fps
     if any(abs(c.fps - fps) > 1e-6 for c in list(clips) + list(val_clips)):
         raise ValueError("all clips must share one frame rate; resample them first")

@@ -145,23 +145,21 @@ def build_transformer(preset: Preset, nb_code: int, captions: list[str] | None =
     return InterMTransformer(preset.transformer, nb_code, text_encoder)
 
 
-def train_transformer(preset, tokenizer, clips=None, out_dir=None, device="auto", progress=True, seed=0):
-    """Tokenise the built-in dataset once with the trained tokenizer and train Inter-M with train.fit.
+def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None, device="auto", progress=True,
+                      seed=0):
+    """Tokenise the clips once with the trained `tokenizer` and train Inter-M with train.fit.
 
-    preset: a Preset or its name; clips: list[Clip] (default: the synthetic dataset of preset.data).
-    Returns (model, text_encoder, history); checkpoints go to out_dir/transformer_{last,best}.pt.
+    preset: a Preset or its name (data.synthetic.training_splits(preset) gives the built-in clips); val_clips
+    may be empty (no validation). Returns (model, history); checkpoints go to out_dir/transformer_{last,best}.pt.
     """
-    from ..data.synthetic import make_dataset, split_dataset
+    from ..data.clip import training_clip_lists
     from ..train import fit
     preset = get_preset(preset) if isinstance(preset, str) else preset
     seed_everything(seed)
-    if clips is None:
-        clips = make_dataset(preset.data.n_clips, preset.data.seed)
-    splits = split_dataset(clips)
+    train_clips, val_clips = training_clip_lists(train_clips, val_clips, "train_transformer")
     dev = get_device(device)
     datasets = {}
-    for name in ("train", "val"):
-        part = splits[name]
+    for name, part in (("train", train_clips), ("val", val_clips)):
         if not part:  # tiny datasets (smoke) may have no validation clips
             continue
         tokens = tokenize_clips(part, tokenizer, preset.data.max_frames, device=dev)
@@ -175,8 +173,7 @@ def train_transformer(preset, tokenizer, clips=None, out_dir=None, device="auto"
     val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size) if "val" in datasets else None
     history = fit(model, make_loss_fn(preset.transformer), loader, tcfg, val_fn=val_fn,
                   out_dir=out_dir, kind="transformer", extra=extra, device=device, progress=progress, seed=seed)
-    model.eval()
-    return model, model.text_encoder, history
+    return model.eval(), history
 
 
 def load_transformer(path: str | Path):

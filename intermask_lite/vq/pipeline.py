@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from .. import config as config_mod
 from ..train import fit, unwrap
+from ..data.clip import training_clip_lists
 from ..utils import load_checkpoint, load_weights, seed_everything
 from .losses import reconstruction_losses
 from .. import skeleton
@@ -71,31 +72,27 @@ def window_dataset(clips, normalizer, cfg, cache=None):
                            short_clips=cfg.data.vq_short_clips)
 
 
-def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=None, progress=True,
-                    val_clips=None, seed=0):
-    """Train a tokenizer; returns (model at the last step, history).
+def train_tokenizer(preset, train_clips, val_clips, *, out_dir=None, device="auto", progress=True, seed=0,
+                    kind=None):
+    """Train a tokenizer on `train_clips`, validating on `val_clips`; returns (model at the last step, history).
 
-    preset: name or config.Preset. clips: training clips (default: the built-in "train" split of the preset's
-    size); val_clips: validation clips (default: the built-in "val" split, or `clips` when clips are given).
-    kind: "2d" or "1d" overrides preset.vq.kind. out_dir: where vq_last.pt / vq_best.pt go (resumes from it).
+    preset: name or config.Preset (data.synthetic.training_splits(preset) gives the built-in clips).
+    val_clips: may be empty (no validation). kind: "2d" or "1d" overrides preset.vq.kind.
+    out_dir: where vq_last.pt / vq_best.pt go (an interrupted run there resumes).
     """
     from ..data.datasets import clip_cache, make_normalizer
     seed_everything(seed)                                              # the weights' initialisation too
     cfg = config_mod.get_preset(preset) if isinstance(preset, str) else preset
     if kind is not None:
         cfg = replace(cfg, vq=replace(cfg.vq, kind=kind))
-    if clips is None:
-        from ..data.synthetic import load_split
-        clips = load_split("train", cfg.data.n_clips, cfg.data.seed)
-        val_clips = val_clips or load_split("val", cfg.data.n_clips, cfg.data.seed)
-    val_clips = val_clips or clips
+    clips, val_clips = training_clip_lists(train_clips, val_clips, "train_tokenizer")
     cache = clip_cache(clips)                                          # inverse kinematics, once
     normalizer = make_normalizer(clips, cache)
     train_set = window_dataset(clips, normalizer, cfg, cache)
     tc = cfg.vq_train
     loader = DataLoader(train_set, batch_size=tc.batch_size, shuffle=True, drop_last=len(train_set) >= tc.batch_size,
                         num_workers=tc.num_workers)
-    val_grids = _fixed_windows(window_dataset(val_clips, normalizer, cfg), VAL_WINDOWS, seed)
+    val_grids = _fixed_windows(window_dataset(val_clips, normalizer, cfg), VAL_WINDOWS, seed) if val_clips else None
     model = MotionTokenizer(cfg.vq, normalizer)
 
     def val_fn(tok, dev):
@@ -121,8 +118,8 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
         return vq_loss(tok, batch, dev, step_weights)
 
     extra = {"preset": cfg.to_dict(), "normalizer": normalizer.state_dict()}
-    history = fit(model, train_loss, loader, tc, val_fn=val_fn, out_dir=out_dir, kind="vq", extra=extra,
-                  device=device, progress=progress, seed=seed, on_step=schedule)
+    history = fit(model, train_loss, loader, tc, val_fn=val_fn if val_clips else None, out_dir=out_dir, kind="vq",
+                  extra=extra, device=device, progress=progress, seed=seed, on_step=schedule)
     model.quantizer.reset_dead = True                                  # the switch back at its default
     return model.eval(), history
 
