@@ -8,7 +8,7 @@ MPJPE is printed twice: with the bodies where they stand, and root-aligned (the 
 
     python benchmarks/bench_tokenizer.py --preset lab --threads 2
     python benchmarks/bench_tokenizer.py --kinds 2d --threads 1 --seed 1 --set vq.nb_code=1024   # one knob
-    python benchmarks/bench_tokenizer.py --kinds 2d --threads 1 --set vq.quantize=False   # without the codebook
+    python benchmarks/bench_tokenizer.py --kinds 2d --threads 1 --set vq_study.quantize=False   # without the codebook
 """
 from __future__ import annotations
 
@@ -39,13 +39,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports kilobytes
 
 
-KINDS = {"2d": ("2d", "smpl"), "2d-chains": ("2d", "chains"), "1d": ("1d", "smpl")}  # (VQConfig kind, joint_order)
+KINDS = {"2d": ("2d", "smpl"), "2d-chains": ("2d", "chains"), "1d": ("1d", "smpl")}  # (VQConfig.kind, TokenizerStudyConfig.joint_order)
 
 
 def run(base, kind: str, progress: bool, device: str, evaluator=None, seed: int = 0) -> dict:
     """Train the tokenizer `kind` with the Preset `base` and measure it on the test split."""
     vq_kind, joint_order = KINDS[kind]
-    cfg = replace(base, vq=replace(base.vq, kind=vq_kind, joint_order=joint_order))
+    cfg = replace(base, vq=replace(base.vq, kind=vq_kind), vq_study=replace(base.vq_study, joint_order=joint_order))
     t0 = time.perf_counter()
     model, history = train_tokenizer(cfg, *training_splits(cfg), progress=progress, device=device, seed=seed)
     total = time.perf_counter() - t0
@@ -67,15 +67,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override the preset's tokenizer steps")
     parser.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
                         help="change preset fields, e.g. --set vq.nb_code=1024 vq_train.lr=7e-4 (not vq.kind or "
-                             "vq.joint_order: --kinds decides those)")
+                             "vq_study.joint_order: --kinds decides those)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training runs")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--artifacts-dir", default="artifacts", help="where to look for the evaluator first")
     args = parser.parse_args()
-    taken = [item for item in args.set if item.partition("=")[0].strip() in ("vq.kind", "vq.joint_order")]
+    taken = [item for item in args.set if item.partition("=")[0].strip() in ("vq.kind", "vq_study.joint_order")]
     if taken:
-        parser.error(f"--set {' '.join(taken)}: --kinds decides vq.kind and vq.joint_order; "
+        parser.error(f"--set {' '.join(taken)}: --kinds decides vq.kind and vq_study.joint_order; "
                      f"choose with --kinds {{{','.join(KINDS)}}} instead")
     steps = [f"vq_train.steps={args.steps}"] if args.steps is not None else []
     try:
@@ -95,7 +95,7 @@ def main() -> None:
            f"{'usage':>6} {'perplex':>7} {'dead':>5} {'class acc':>9} {'FID':>6} {'skate':>5}"
     print(head)
     for r in rows:
-        codes = (f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5}" if base.vq.quantize
+        codes = (f"{r['usage']:>6.1%} {r['perplexity']:>7.1f} {r['dead_codes']:>5}" if base.vq_study.quantize
                  else f"{'-':>6} {'-':>7} {'-':>5}")                  # no codebook: no code statistics
         print(f"{r['kind']:>9} {r['params']:>9,} {r['nb_code']:>5} {r['steps']:>6} {r['steps_per_s']:>7.2f} "
               f"{r['train_min']:>9.2f} {r['total_min']:>9.2f} {r['peak_mb']:>8.0f} {r['mpjpe_mm']:>8.1f} "
@@ -112,8 +112,8 @@ def main() -> None:
         print(f"{r['kind']} MPJPE per class, person A/B (mm): "
               + ", ".join(f"{label} {a:.0f}/{b:.0f}" for label, (a, b) in worst))
     first = rows[0]
-    if not base.vq.quantize:
-        print("vq.quantize=False: the codebook bypassed (a plain autoencoder, no tokens): what the same network "
+    if not base.vq_study.quantize:
+        print("vq_study.quantize=False: the codebook bypassed (a plain autoencoder, no tokens): what the same network "
               "reconstructs without the codes; the targets are for tokenizers and are not checked")
     elif first["kind"] == "2d":
         for key, name in (("mpjpe_mm", "MPJPE"), ("mpjpe_aligned_mm", "root-aligned MPJPE")):

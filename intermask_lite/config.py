@@ -35,7 +35,6 @@ class DataConfig:
     window: int = 64             # tokenizer training window in frames (multiple of 4)
     max_frames: int = 120        # longest clip fed to the transformer (6 s at 20 fps)
     vq_clip_frame: bool = False  # tokenizer windows keep their clip's coordinates (see VQWindowDataset.context)
-    vq_short_clips: str = "skip"  # clips shorter than the window: "skip" or "reflect" (played back and forth)
 
 
 @dataclass
@@ -49,9 +48,7 @@ class VQConfig:
     gumbel_temp: float = 0.5     # temperature of stochastic code assignment in training (0 = off)
     kind: str = "2d"             # "2d" (the paper's tokenizer) or "1d" (ablation)
     width_1d: int = 0            # conv channels of the 1D variant (0 = about the 2D parameter count)
-    joint_order: str = "smpl"    # 2D joint axis: "smpl" (the skeleton's order, the paper's) or "chains"
     reset_until: float = 1.0     # share of the training steps with dead-code resets (1 = all, the paper's)
-    quantize: bool = True        # False: no codebook, a plain autoencoder with no tokens (what the codes cost)
     # loss weights
     w_feat: float = 1.0          # features, normalised (SmoothL1)
     w_pos: float = 0.5           # joint positions in metres (paper 1)
@@ -59,8 +56,16 @@ class VQConfig:
     w_bone: float = 0.3          # bone lengths along the chains in metres (paper 5)
     w_geo: float = 0.01          # rotation geodesic angle in radians (paper 0.01)
     w_foot: float = 0.5          # foot velocity where the true foot is in contact (paper 500)
-    foot_from: float = 0.0       # share of the training steps before the foot term starts (0 = at once, the paper's)
     w_commit: float = 0.02       # commitment (paper 0.02)
+
+
+@dataclass
+class TokenizerStudyConfig:
+    """Switches of the tokenizer study (docs/tokenizer_study.md) that no preset changes: each default is the paper's."""
+    joint_order: str = "smpl"    # 2D joint axis: "smpl" (the skeleton's order, the paper's) or "chains"
+    quantize: bool = True        # False: no codebook, a plain autoencoder with no tokens (what the codes cost)
+    foot_from: float = 0.0       # share of the training steps before the foot term starts (0 = at once)
+    short_clips: str = "skip"    # clips shorter than the window: "skip" or "reflect" (played back and forth)
 
 
 @dataclass
@@ -139,6 +144,7 @@ class Preset:
                                                                                warmup=200, eval_every=400))
     evaluator_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=600, lr=1e-3, eval_every=200))
     eval: EvalConfig = field(default_factory=EvalConfig)
+    vq_study: TokenizerStudyConfig = field(default_factory=TokenizerStudyConfig)  # experiments only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,6 +152,7 @@ class Preset:
     @classmethod
     def from_dict(cls, d: dict) -> "Preset":
         kinds = {f.name: f.type for f in fields(cls)}
+        d = _moved_study_fields(d)
         out = {}
         for key, value in d.items():
             if key not in kinds:
@@ -164,14 +171,26 @@ class Preset:
 
 SECTIONS = {"data": DataConfig, "vq": VQConfig, "vq_train": TrainConfig, "text": TextConfig,
             "transformer": TransformerConfig, "transformer_train": TrainConfig, "evaluator_train": TrainConfig,
-            "eval": EvalConfig}  # the Preset fields that are config dataclasses
+            "eval": EvalConfig, "vq_study": TokenizerStudyConfig}  # the Preset fields that are config dataclasses
+# where the study's switches lived before they had a section of their own (checkpoints written then store them there)
+_STUDY_FIELDS_BEFORE = {("vq", "joint_order"): "joint_order", ("vq", "quantize"): "quantize",
+                        ("vq", "foot_from"): "foot_from", ("data", "vq_short_clips"): "short_clips"}
+
+
+def _moved_study_fields(d: dict) -> dict:
+    """A preset dict with the study's switches moved from their former sections into "vq_study"."""
+    d = {key: dict(value) if isinstance(value, dict) else value for key, value in d.items()}
+    for (section, old), new in _STUDY_FIELDS_BEFORE.items():
+        if isinstance(d.get(section), dict) and old in d[section]:
+            d.setdefault("vq_study", {})[new] = d[section].pop(old)
+    return d
 
 
 def with_overrides(preset: Preset, assignments) -> Preset:
     """`preset` with "section.field=value" assignments applied, e.g. ["vq.nb_code=1024", "vq_train.lr=7e-4"].
 
     A value is a Python literal (1024, 7e-4, True, (0.85, 0.95)) or a bare word for a string field
-    ("vq.joint_order=chains"); it must have the type of the field it replaces (an int may replace a float).
+    ("vq_study.joint_order=chains"); it must have the type of the field it replaces (an int may replace a float).
     """
     for item in assignments:
         key, eq, text = item.partition("=")

@@ -24,7 +24,7 @@ CHAINS = {
     "left_arm": [9, 13, 16, 18, 20],
 }
 # the joints along the chains, so that neighbours are connected: right leg up, pelvis, left leg down, spine up,
-# right arm in, left arm out (VQConfig.joint_order="chains" lays the tokenizer's joint axis out this way)
+# right arm in, left arm out (vq_study.joint_order="chains" lays the tokenizer's joint axis out this way)
 CHAIN_ORDER = [11, 8, 5, 2, 0, 1, 4, 7, 10, 3, 6, 9, 12, 15, 21, 19, 17, 14, 13, 16, 18, 20]
 FOOT_JOINTS = {"left": (7, 10), "right": (8, 11)}
 FOOT_JOINT_ORDER = [7, 10, 8, 11]  # the order of the 4 foot-contact flags: l_ankle, l_foot, r_ankle, r_foot

@@ -69,9 +69,9 @@ def test_atomic_checkpoint_round_trip_and_errors(tmp_path):
 
 def test_overrides_change_single_fields_of_a_copy():
     base = config.lab()
-    p = config.with_overrides(base, ["vq.nb_code=1024", "vq_train.lr=7e-4", "vq.w_pos=1", "vq.joint_order=chains",
+    p = config.with_overrides(base, ["vq.nb_code=1024", "vq_train.lr=7e-4", "vq.w_pos=1", "vq_study.joint_order=chains",
                                      "vq_train.milestones=(0.5, 0.9)", "vq_train.cpu_bf16=False"])
-    assert (p.vq.nb_code, p.vq_train.lr, p.vq.joint_order, p.vq_train.milestones) == (1024, 7e-4, "chains", (0.5, 0.9))
+    assert (p.vq.nb_code, p.vq_train.lr, p.vq_study.joint_order, p.vq_train.milestones) == (1024, 7e-4, "chains", (0.5, 0.9))
     assert p.vq.w_pos == 1.0 and isinstance(p.vq.w_pos, float) and p.vq_train.cpu_bf16 is False
     assert p.vq.width == base.vq.width and p.transformer == base.transformer        # the rest untouched
     assert base == config.lab()                                                      # the given preset too
@@ -85,7 +85,7 @@ def test_overrides_change_single_fields_of_a_copy():
     ("vq.nbcode=1", "section 'vq' has no field 'nbcode'; its fields: \\['nb_code'"),
     ("vq.nb_code=1.5", "holds int values \\(now 512\\), got float 1.5"),
     ("vq_train.cpu_bf16=yes", "holds bool values \\(now True\\), got str 'yes'"),
-    ("vq.joint_order=3", "holds str values"),
+    ("vq_study.joint_order=3", "holds str values"),
 ])
 def test_overrides_reject_what_does_not_fit(item, message):
     with pytest.raises(ValueError, match=message):
@@ -103,3 +103,15 @@ def test_lazy_names_import_in_a_fresh_interpreter(statement):
     # each package loads its heavy parts on first use; `from package import name` must reach them too
     done = subprocess.run([sys.executable, "-c", statement], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-500:]
+
+
+def test_checkpoint_configs_from_before_the_study_section_still_load():
+    """The study's switches used to live in vq and data; such a stored preset loads into vq_study."""
+    old = config.lab().to_dict()
+    study = old.pop("vq_study")
+    old["vq"].update(joint_order="chains", quantize=study["quantize"], foot_from=0.25)
+    old["data"]["vq_short_clips"] = "reflect"
+    p = config.Preset.from_dict(old)
+    assert (p.vq_study.joint_order, p.vq_study.quantize, p.vq_study.foot_from, p.vq_study.short_clips) == \
+        ("chains", True, 0.25, "reflect")
+    assert p.vq == config.lab().vq and "joint_order" in old["vq"]     # the caller's dict is left as it was

@@ -180,6 +180,6 @@ def test_tokenizer_windows_follow_the_preset(clips, norm):
         in_clip = window_dataset(clips, norm, replace(cfg, data=replace(cfg.data, vq_clip_frame=True)))
     assert plain.window == in_clip.window == cfg.data.window
     assert plain.context is None and in_clip.context == cfg.data.max_frames
-    reflected = window_dataset(clips, norm, replace(cfg, data=replace(cfg.data, vq_short_clips="reflect")))
+    reflected = window_dataset(clips, norm, replace(cfg, vq_study=replace(cfg.vq_study, short_clips="reflect")))
     assert plain.n_skipped > 0 and reflected.n_skipped == 0
     assert get_preset("paper").data.vq_clip_frame and not get_preset("lab").data.vq_clip_frame

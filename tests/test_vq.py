@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from intermask_lite.config import VQConfig
+from intermask_lite.config import TokenizerStudyConfig, VQConfig
 from intermask_lite.vq.losses import foot_contact, reconstruction_losses
 from intermask_lite.vq.model import MotionTokenizer, grid_stats, pad_to_multiple, root_spread
 from intermask_lite.vq.quantizer import EMAQuantizer
@@ -15,9 +15,10 @@ TINY = dict(nb_code=16, code_dim=8, width=16, depth=1)
 
 
 
-def tiny(kind="2d", **kw):
+def tiny(kind="2d", **study):
+    """A tiny tokenizer; keyword arguments are TokenizerStudyConfig switches."""
     torch.manual_seed(0)
-    return MotionTokenizer(VQConfig(kind=kind, **{**TINY, **kw}))
+    return MotionTokenizer(VQConfig(kind=kind, **TINY), study=TokenizerStudyConfig(**study))
 
 
 @pytest.mark.parametrize("length", [16, 32, 60])
@@ -179,7 +180,8 @@ def test_the_foot_term_counts_from_foot_from_of_the_steps_on():
     from intermask_lite.data.synthetic import training_splits
     from intermask_lite.vq.pipeline import train_tokenizer
     cfg = smoke()
-    cfg = replace(cfg, vq=replace(cfg.vq, foot_from=0.5, w_foot=50.0), vq_train=replace(cfg.vq_train, steps=6))
+    cfg = replace(cfg, vq=replace(cfg.vq, w_foot=50.0), vq_study=replace(cfg.vq_study, foot_from=0.5),
+                  vq_train=replace(cfg.vq_train, steps=6))
     _, hist = train_tokenizer(cfg, *training_splits(cfg), device="cpu", progress=False)
     w = cfg.vq
     assert min(hist["foot"]) > 0                                       # the term is measured at every step
@@ -189,7 +191,7 @@ def test_the_foot_term_counts_from_foot_from_of_the_steps_on():
         foot = w.w_foot * hist["foot"][step] if step >= 3 else 0.0
         assert loss == pytest.approx(others + foot, rel=1e-4), step
     with pytest.raises(ValueError, match="foot_from is a share of the training steps"):
-        MotionTokenizer(VQConfig(foot_from=-0.1))
+        MotionTokenizer(VQConfig(), study=TokenizerStudyConfig(foot_from=-0.1))
 
 
 def test_root_spread_tells_kept_from_collapsed_placement():
@@ -344,7 +346,7 @@ def test_a_tokenizer_without_codebook_trains_and_evaluates():
     from intermask_lite.data.synthetic import training_splits
     from intermask_lite.vq.pipeline import train_tokenizer
     cfg = smoke()
-    cfg = replace(cfg, vq=replace(cfg.vq, quantize=False))
+    cfg = replace(cfg, vq_study=replace(cfg.vq_study, quantize=False))
     model, hist = train_tokenizer(cfg, *training_splits(cfg), device="cpu", progress=False)
     assert "perplexity" not in hist and hist["commit"] == [0.0] * len(hist["loss"])
     assert not bool(model.quantizer.initialised)

@@ -43,7 +43,7 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     pred_roots, true_roots, skate, skate_truth = [], [], [], []
     for clip in clips:
         grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
-        if model.cfg.quantize:
+        if model.quantize:
             ids = model.encode(grid)                                   # (2, R, T/4)
             tokens.append(ids.flatten().cpu())
             recon = model.decode(ids)                                  # (2, 12, 22, T)

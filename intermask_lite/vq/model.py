@@ -2,10 +2,11 @@
 
 Lengths: T must be a multiple of 4 (one token column = 4 frames); other lengths raise a ValueError.
 Use `pad_to_multiple` to pad a grid by repeating its last frame, and crop the decoded grid back.
-VQConfig.quantize=False bypasses the codebook: the same network as a plain autoencoder (reconstruct() works,
-encode() and decode() refuse), the measure of what the discrete bottleneck costs.
-Joint axis (2D): the skeleton's order by default, as in the paper; VQConfig.joint_order="chains" lays it out
-along the kinematic chains (skeleton.CHAIN_ORDER) inside the tokenizer; inputs and outputs keep the skeleton's.
+Two switches of the tokenizer study (config.TokenizerStudyConfig, passed as `study`): quantize=False bypasses
+the codebook: the same network as a plain autoencoder (reconstruct() works, encode() and decode() refuse), the
+measure of what the discrete bottleneck costs; joint_order="chains" lays the 2D joint axis out along the
+kinematic chains (skeleton.CHAIN_ORDER) inside the tokenizer (default: the skeleton's order, the paper's);
+inputs and outputs keep the skeleton's.
 """
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ import torch
 from torch import nn
 
 from .. import skeleton
-from ..config import FRAMES_PER_TOKEN
+from ..config import FRAMES_PER_TOKEN, TokenizerStudyConfig
 from .encdec import JOINT_SIZES, Decoder1d, Decoder2d, Encoder1d, Encoder2d
 from .losses import POS, denormalize
 from .quantizer import EMAQuantizer
 
 N_CHANNELS, N_JOINTS = 12, 22  # grid channels per joint, joints
-JOINT_ORDERS = {"smpl": None, "chains": skeleton.CHAIN_ORDER}  # VQConfig.joint_order: None = skeleton order
+JOINT_ORDERS = {"smpl": None, "chains": skeleton.CHAIN_ORDER}  # study.joint_order: None = skeleton order
 
 
 def pad_to_multiple(grid: torch.Tensor, multiple: int = FRAMES_PER_TOKEN) -> tuple[torch.Tensor, int]:
@@ -74,21 +75,23 @@ def grid_stats(normalizer_state) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class MotionTokenizer(nn.Module):
-    """VQ-VAE over the feature grid; cfg is a VQConfig, normalizer_state gives the grid mean/std."""
+    """VQ-VAE over the feature grid; cfg is a VQConfig, normalizer_state gives the grid mean/std, study a
+    config.TokenizerStudyConfig (default: the paper's tokenizer)."""
 
-    def __init__(self, cfg, normalizer_state=None):
+    def __init__(self, cfg, normalizer_state=None, study: TokenizerStudyConfig | None = None):
         super().__init__()
+        study = study or TokenizerStudyConfig()
         if cfg.kind not in ("2d", "1d"):
             raise ValueError(f"VQConfig.kind must be '2d' or '1d', got {cfg.kind!r}")
-        if cfg.joint_order not in JOINT_ORDERS:
-            raise ValueError(f"VQConfig.joint_order must be one of {list(JOINT_ORDERS)}, got {cfg.joint_order!r}")
-        for name in ("reset_until", "foot_from"):
-            if not 0.0 <= getattr(cfg, name) <= 1.0:
-                raise ValueError(f"VQConfig.{name} is a share of the training steps in [0, 1], "
-                                 f"got {getattr(cfg, name)}")
-        if cfg.kind == "1d" and cfg.joint_order != "smpl":
-            raise ValueError("VQConfig.joint_order applies to the 2D tokenizer (the 1D one has no joint axis)")
-        self.cfg = cfg
+        if study.joint_order not in JOINT_ORDERS:
+            raise ValueError(f"joint_order must be one of {list(JOINT_ORDERS)}, got {study.joint_order!r}")
+        for name, value in (("VQConfig.reset_until", cfg.reset_until), ("foot_from", study.foot_from)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} is a share of the training steps in [0, 1], got {value}")
+        if cfg.kind == "1d" and study.joint_order != "smpl":
+            raise ValueError("joint_order applies to the 2D tokenizer (the 1D one has no joint axis)")
+        self.cfg, self.study = cfg, study
+        self.quantize = study.quantize                                 # False: the codebook bypassed
         mean, std = grid_stats(normalizer_state)
         self.register_buffer("grid_mean", mean)  # (12, 22)
         self.register_buffer("grid_std", std)    # (12, 22)
@@ -103,7 +106,7 @@ class MotionTokenizer(nn.Module):
             self.decoder = Decoder1d(N_CHANNELS * N_JOINTS, width, *args)
             self.token_rows = 1
         self.quantizer = EMAQuantizer(cfg.nb_code, cfg.code_dim, cfg.mu, cfg.gumbel_temp)
-        self.joint_order = JOINT_ORDERS[cfg.joint_order]               # network row i = joint joint_order[i]
+        self.joint_order = JOINT_ORDERS[study.joint_order]               # network row i = joint joint_order[i]
         self.joint_unorder = None if self.joint_order is None else [self.joint_order.index(j) for j in range(N_JOINTS)]
 
     def n_params(self) -> int:
@@ -137,15 +140,15 @@ class MotionTokenizer(nn.Module):
         return out.unflatten(1, (N_CHANNELS, N_JOINTS))
 
     def _require_codes(self) -> None:
-        if not self.cfg.quantize:
-            raise ValueError("this tokenizer bypasses its codebook (VQConfig.quantize=False, a plain autoencoder "
+        if not self.quantize:
+            raise ValueError("this tokenizer bypasses its codebook (vq_study.quantize=False, a plain autoencoder "
                              "to measure what the codes cost): it has no tokens; use reconstruct(), or train one "
                              "with quantize=True for tokens")
 
     def forward(self, grid: torch.Tensor):
         """grid (B, 12, 22, T) -> (reconstruction (B, 12, 22, T), commit loss, stats dict of floats)."""
         z = self._latent(grid)                                         # (B, D, R, t)
-        if not self.cfg.quantize:                                      # the codebook bypassed
+        if not self.quantize:                                          # the codebook bypassed
             return self._decode_latent(z), z.new_zeros((), dtype=torch.float32), {}
         b, d, r, t = z.shape
         flat = z.permute(0, 2, 3, 1).reshape(-1, d)                    # (B*R*t, D)
@@ -190,7 +193,7 @@ class MotionTokenizer(nn.Module):
     def reconstruct(self, grid: torch.Tensor) -> torch.Tensor:
         """Through the tokens and back (nearest codes): (B, 12, 22, T) -> (B, 12, 22, T); straight through the
         encoder and decoder when the codebook is bypassed (quantize=False)."""
-        if not self.cfg.quantize:
+        if not self.quantize:
             return self._decode_latent(self._latent(grid))
         return self.decode(self.encode(grid))
 

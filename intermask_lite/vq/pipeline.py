@@ -69,7 +69,7 @@ def window_dataset(clips, normalizer, cfg, cache=None):
     from ..data.datasets import VQWindowDataset
     context = cfg.data.max_frames if cfg.data.vq_clip_frame else None
     return VQWindowDataset(clips, normalizer, cfg.data.window, context=context, cache=cache,
-                           short_clips=cfg.data.vq_short_clips)
+                           short_clips=cfg.vq_study.short_clips)
 
 
 def train_tokenizer(preset, train_clips, val_clips, *, out_dir=None, device="auto", progress=True, seed=0,
@@ -93,7 +93,7 @@ def train_tokenizer(preset, train_clips, val_clips, *, out_dir=None, device="aut
     loader = DataLoader(train_set, batch_size=tc.batch_size, shuffle=True, drop_last=len(train_set) >= tc.batch_size,
                         num_workers=tc.num_workers)
     val_grids = _fixed_windows(window_dataset(val_clips, normalizer, cfg), VAL_WINDOWS, seed) if val_clips else None
-    model = MotionTokenizer(cfg.vq, normalizer)
+    model = MotionTokenizer(cfg.vq, normalizer, cfg.vq_study)
 
     def val_fn(tok, dev):
         """Training loss (sampling off), MPJPE and root spread through the tokens, on the fixed windows."""
@@ -104,7 +104,7 @@ def train_tokenizer(preset, train_clips, val_clips, *, out_dir=None, device="aut
                 "val_mpjpe_mm": float(skeleton.joint_distances(recon, truth).mean()) * 1000.0,
                 "val_root_spread": root_spread(recon[..., 0, :], truth[..., 0, :])}
 
-    reset_steps, foot_steps = round(cfg.vq.reset_until * tc.steps), round(cfg.vq.foot_from * tc.steps)
+    reset_steps, foot_steps = round(cfg.vq.reset_until * tc.steps), round(cfg.vq_study.foot_from * tc.steps)
     step_weights = cfg.vq                                              # the loss weights of the current step
 
     def schedule(tok, step):
@@ -144,12 +144,13 @@ def load_tokenizer(path, cfg=None, device="cpu") -> MotionTokenizer:
     ckpt = load_checkpoint(path, kind="vq")
     if "preset" not in ckpt.get("extra", {}):
         raise ValueError(f"{path} carries no preset config (extra['preset']); it was not written by train_tokenizer")
-    stored = config_mod.Preset.from_dict(ckpt["extra"]["preset"]).vq
+    stored_preset = config_mod.Preset.from_dict(ckpt["extra"]["preset"])
+    stored = stored_preset.vq
     if cfg is not None and asdict(cfg) != asdict(stored):
         diff = {k: (v, asdict(stored)[k]) for k, v in asdict(cfg).items() if asdict(stored)[k] != v}
         raise ValueError(f"{path} was trained with another tokenizer config; differing fields "
                          f"(given, stored): {diff}")
-    model = MotionTokenizer(stored, ckpt["extra"].get("normalizer"))
+    model = MotionTokenizer(stored, ckpt["extra"].get("normalizer"), stored_preset.vq_study)
     load_weights(model, ckpt["model"], path)
     return model.to(device).eval()
 
