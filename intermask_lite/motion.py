@@ -176,12 +176,13 @@ class Motion:
         else:
             fig.show()
 
-    def to_html(self, path=None, include_plotlyjs="cdn", max_frames: int = 200) -> str:
-        """The playback as an HTML page; written to `path` when given.
+    def to_html(self, path=None, include_plotlyjs=True, max_frames: int = 200) -> str:
+        """The playback as an HTML page that works offline; written to `path` when given.
 
-        include_plotlyjs="cdn" (default) keeps the file small (~0.2 MB for 5 s of two people) but loads
-        plotly.js from the internet when opened; True embeds plotly.js (about +4.8 MB) so the file works
-        offline. Frames beyond `max_frames` are subsampled; coordinates are rounded to millimetres.
+        include_plotlyjs=True (default) embeds plotly.js (about 4.8 MB), so the page plays with no network, as
+        in most classrooms; "cdn" keeps the file small (~0.2 MB for 5 s of two people) but shows a blank page
+        where the internet cannot be reached. Frames beyond `max_frames` are subsampled; coordinates are rounded
+        to millimetres.
         """
         from .viz.playback import playback_html
 

@@ -32,6 +32,7 @@ def test_generate_writes_every_format(smoke_artifacts, tmp_path):
             assert f"sample_{i:02d}{suffix}" in names
     m = Motion.load(tmp_path / "sample_00.npz")
     assert m.joints.shape == (2, 20, 22, 3) and m.text == "two people shake hands"
+    assert "plotly.js v" in (tmp_path / "sample_00.html").read_text(encoding="utf-8")  # plays offline
 
 
 def test_react_from_npz_keeps_the_actor(smoke_artifacts, tmp_path):

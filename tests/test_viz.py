@@ -34,19 +34,19 @@ def test_figure_frames_controls_and_camera(five_seconds):
     assert scene.yaxis.range[0] == 0  # floor at y = 0
 
 
-def test_html_small_with_controls_and_title(five_seconds, tmp_path):
+def test_html_works_offline_by_default(five_seconds, tmp_path):
     html = five_seconds.to_html(tmp_path / "m.html")
     assert (tmp_path / "m.html").read_text(encoding="utf-8") == html
-    assert len(html.encode()) < 2_000_000
-    assert "Play" in html and "Pause" in html and '"sliders"' in html
-    assert CAPTION[:30] in html and "cdn.plot.ly" in html
+    assert "plotly.js v" in html and 'src="https://cdn.plot.ly' not in html  # plotly's own code, offline
+    assert len(html.encode()) > 3_000_000
+    assert "Play" in html and "Pause" in html and '"sliders"' in html and CAPTION[:30] in html
     one = Motion(pair_joints(20)[0], fps=20, text="alone").to_html()
     assert "person B" not in one and "person A" in one
 
 
-def test_html_can_embed_plotlyjs():
-    html = Motion(pair_joints(5), fps=20).to_html(include_plotlyjs=True)
-    assert len(html) > 3_000_000 and "cdn.plot.ly/plotly" not in html
+def test_html_can_load_plotlyjs_from_the_network_instead(five_seconds):
+    html = five_seconds.to_html(include_plotlyjs="cdn")
+    assert len(html.encode()) < 2_000_000 and 'src="https://cdn.plot.ly' in html and "plotly.js v" not in html
 
 
 def test_show_outside_notebook_calls_plotly(monkeypatch, five_seconds):

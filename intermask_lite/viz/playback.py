@@ -154,8 +154,8 @@ def playback_figure(joints, fps: float, title: str = "", max_frames: int = 200):
     return fig
 
 
-def playback_html(joints, fps: float, title: str = "", max_frames: int = 200, include_plotlyjs="cdn") -> str:
-    """A stand-alone HTML page of the playback (see Motion.to_html for the plotly.js trade-off)."""
+def playback_html(joints, fps: float, title: str = "", max_frames: int = 200, include_plotlyjs=True) -> str:
+    """A stand-alone HTML page of the playback, plotly.js embedded by default (see Motion.to_html)."""
     fig = playback_figure(joints, fps, title=title, max_frames=max_frames)
     return fig.to_html(include_plotlyjs=include_plotlyjs, full_html=True, auto_play=False,
                        config={"displaylogo": False, "responsive": True})
