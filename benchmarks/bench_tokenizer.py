@@ -24,7 +24,7 @@ from intermask_lite.config import get_preset, with_overrides
 from intermask_lite.data.synthetic import load_split, training_splits
 from intermask_lite.eval.evaluator import load_evaluator
 from intermask_lite.checkpoints import checkpoint_path
-from intermask_lite.train import cpu_has_bf16
+from intermask_lite.utils import cpu_has_bf16
 from intermask_lite.viz.token_plots import class_errors_mm
 from intermask_lite.eval import evaluate_tokenizer
 from intermask_lite.vq.pipeline import PLACEMENT_KEPT, train_tokenizer

@@ -26,7 +26,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .utils import CHECKPOINT_FORMAT, atomic_torch_save, get_device, load_checkpoint, run_lock, seed_everything
+from .utils import (CHECKPOINT_FORMAT, atomic_torch_save, cpu_has_bf16, get_device, load_checkpoint, run_lock,
+                    seed_everything)
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -42,11 +43,6 @@ def lr_factor(step: int, cfg) -> float:
         return (step + 1) / (cfg.warmup + 1)
     passed = sum(step >= int(m * cfg.steps) for m in cfg.milestones)
     return cfg.gamma ** passed
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX): elsewhere bf16 is emulated and slow."""
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def amp_setup(device: torch.device, enabled: bool, cpu_bf16: bool = False, verbose: bool = False):

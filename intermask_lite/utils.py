@@ -1,6 +1,7 @@
 """Small shared helpers: seeding, device choice, the smoke switch, timers, atomic checkpoints, a run lock."""
 from __future__ import annotations
 
+import functools
 import os
 import random
 import socket
@@ -57,6 +58,12 @@ def set_threads(threads: int | str | None = "auto") -> int:
             raise ValueError(f"threads must be a positive int, None or 'auto'; got {threads!r}")
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX): elsewhere bf16 is emulated and slow."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def is_smoke() -> bool:
