@@ -21,10 +21,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m intermask_lite.run_notebooks --out $(RUN_DIR)
 
-## make test: unit tests, every notebook in smoke mode (papermill), then nbval in lax mode
+## make test: unit tests and every notebook once in smoke mode (papermill, tests/test_notebooks.py)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
-	INTERMASK_SMOKE=1 $(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -32,12 +32,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads for torch (default: 1 on hosts with 2 cores or fewer, else torch's default)")
+
+
 def _common(p: argparse.ArgumentParser, sampling: bool = True) -> None:
     p.add_argument("--preset", default="lab", choices=["smoke", "lab", "paper"], help="model sizes (default lab)")
     p.add_argument("--artifacts-dir", default=DEFAULT_ARTIFACTS,
                    help="where trained checkpoints live (<dir>/<preset>/); the shipped ones are the fallback")
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, ...")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same device: same result)")
+    _threads(p)
     if sampling:
         p.add_argument("--samples", type=_positive_int, default=1, help="samples per prompt")
         p.add_argument("--steps", type=_positive_int, default=DECODE_STEPS, help="decoding steps")
@@ -86,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--preset", default="lab", choices=["smoke", "lab", "paper"])
     b.add_argument("--device", default="auto")
     b.add_argument("--work-dir", type=Path, default=Path("artifacts"), help="training folder (resumable)")
+    _threads(b)
     return ap
 
 
@@ -123,7 +130,9 @@ def _formats(text: str) -> set[str]:
 
 def run(args) -> int:
     from .kit import load_pretrained
+    from .utils import set_threads
 
+    set_threads(args.threads or "auto")
     if args.command in ("generate", "react"):
         formats = _formats(args.formats)
         kit = load_pretrained(args.preset, args.artifacts_dir, args.device, evaluator=False)

@@ -1,7 +1,8 @@
 """Execute every notebook in order with papermill: `python -m intermask_lite.run_notebooks --out runs/X`.
 
 `make run` calls this with a dated folder. Each notebook gets its `parameters` cell overridden with the
-preset, device, seed and artifacts folder given here; executed copies land in the output folder.
+preset, device, seed, threads and artifacts folder given here; executed copies land in the output folder,
+and a table of the seconds each notebook took is printed at the end (the lab target: 15 minutes in all).
 """
 from __future__ import annotations
 
@@ -18,9 +19,14 @@ def notebook_paths(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
+TARGET_MINUTES = 15  # `make run` in lab mode on a 2-core CPU
+
+
 def run_all(out: Path, preset: str = "lab", smoke: bool = False, device: str = "auto", seed: int = 0,
-            artifacts_dir: Path | None = None, only: list[str] | None = None) -> list[Path]:
-    """Run the notebooks in order; returns the executed copies. Stops at the first failure."""
+            artifacts_dir: Path | None = None, only: list[str] | None = None, threads="auto") -> list[Path]:
+    """Run the notebooks in order; returns the executed copies. Stops at the first failure.
+
+    threads: torch CPU threads inside each notebook ("auto": 1 on hosts with 2 cores or fewer)."""
     import papermill as pm
 
     out.mkdir(parents=True, exist_ok=True)
@@ -28,7 +34,7 @@ def run_all(out: Path, preset: str = "lab", smoke: bool = False, device: str = "
     paths = [p for p in notebook_paths() if not only or any(p.name.startswith(o) for o in only)]
     if not paths:
         raise SystemExit(f"no notebooks matched {only!r} in {NOTEBOOK_DIR}")
-    done = []
+    done, seconds = [], {}
     for i, path in enumerate(paths, 1):
         t0 = time.time()
         print(f"[{i}/{len(paths)}] {path.name} ...", flush=True)
@@ -36,11 +42,24 @@ def run_all(out: Path, preset: str = "lab", smoke: bool = False, device: str = "
         pm.execute_notebook(str(path), str(target), cwd=str(path.parent), kernel_name="python3",
                             progress_bar=False,
                             parameters=dict(preset=preset, smoke=smoke, device=device, seed=seed,
-                                            artifacts_dir=str(artifacts_dir)))
-        print(f"[{i}/{len(paths)}] {path.name} done in {time.time() - t0:.0f} s -> {target}", flush=True)
+                                            threads=threads, artifacts_dir=str(artifacts_dir)))
+        seconds[path.name] = time.time() - t0
+        print(f"[{i}/{len(paths)}] {path.name} done in {seconds[path.name]:.0f} s -> {target}", flush=True)
         done.append(target)
-    print(f"\nall {len(done)} notebooks executed; open them in {out.resolve()}")
+    print(timing_table(seconds, threads, preset if not smoke else "smoke"))
+    print(f"all {len(done)} notebooks executed; open them in {out.resolve()}")
     return done
+
+
+def timing_table(seconds: dict, threads, preset: str) -> str:
+    """The seconds each notebook took, and the total against the lab target, as a small text table."""
+    total = sum(seconds.values())
+    lines = [f"\n{'notebook':<48} {'seconds':>8}", *(f"{name:<48} {s:>8.0f}" for name, s in seconds.items()),
+             f"{'total (threads=' + str(threads) + ', preset ' + preset + ')':<48} {total:>8.0f}"]
+    if preset == "lab":
+        verdict = "met" if total <= TARGET_MINUTES * 60 else "MISSED"
+        lines.append(f"target: all notebooks in at most {TARGET_MINUTES} min: {verdict} ({total / 60:.1f} min)")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -52,8 +71,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--artifacts-dir", type=Path, default=None, help="where notebooks save and load models")
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 00 02")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads in each notebook (default: 1 on hosts with 2 cores or fewer)")
     args = ap.parse_args(argv)
-    run_all(args.out, args.preset, args.smoke, args.device, args.seed, args.artifacts_dir, args.only)
+    if args.threads is not None and args.threads < 1:
+        ap.error(f"--threads must be a positive integer, got {args.threads}")
+    run_all(args.out, args.preset, args.smoke, args.device, args.seed, args.artifacts_dir, args.only,
+            args.threads or "auto")
     return 0
 
 

@@ -112,3 +112,16 @@ def test_missing_files_are_reported_not_traced(smoke_artifacts, tmp_path):
     out = run_cli("generate", "hi", "--formats", "html,mp4", "--preset", "smoke",
                   "--artifacts-dir", str(smoke_artifacts), "--out", str(tmp_path))
     assert out.returncode != 0 and "mp4" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_threads_option_sets_torch_threads_and_rejects_nonsense(smoke_artifacts, tmp_path, monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        code = cli.main(["generate", "two people hug", "--preset", "smoke", "--artifacts-dir", str(smoke_artifacts),
+                         "--seconds", "1", "--steps", "1", "--formats", "npz", "--threads", "1", "--out", str(tmp_path)])
+        assert code == 0 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    out = run_cli("generate", "hi", "--threads", "0", "--out", str(tmp_path))
+    assert out.returncode != 0 and "--threads" in out.stderr and "positive integer" in out.stderr

@@ -48,3 +48,12 @@ def test_runs_in_smoke_mode(path, artifacts, tmp_path, monkeypatch):
     monkeypatch.setenv("INTERMASK_SMOKE", "1")
     pm.execute_notebook(str(path), str(tmp_path / path.name), cwd=str(path.parent), kernel_name="python3",
                         progress_bar=False, parameters=dict(smoke=True, artifacts_dir=str(artifacts)))
+
+
+def test_timing_table_sums_the_notebooks_and_judges_the_lab_target():
+    from intermask_lite.run_notebooks import TARGET_MINUTES, timing_table
+    fast = timing_table({"00_a.ipynb": 100.0, "01_b.ipynb": 200.0}, 1, "lab")
+    assert "300" in fast and "met (5.0 min)" in fast and "threads=1" in fast
+    slow = timing_table({"00_a.ipynb": TARGET_MINUTES * 60 + 1.0}, 1, "lab")
+    assert "MISSED" in slow
+    assert "target" not in timing_table({"00_a.ipynb": 5.0}, 1, "smoke")   # smoke runs are not judged
