@@ -45,3 +45,15 @@ def test_bad_inputs_are_reported():
         dp.plot_feature_grid(np.zeros((22, 12, 8)))
     with pytest.raises(ValueError, match="at least one clip"):
         dp.class_gallery([])
+
+
+def test_topdown_panels_share_one_scale():
+    near, far = standing_pair(1.0, 0.5, label="a"), standing_pair(3.0, 0.5, label="b")
+    fig = dp.plot_topdown({"near": near.joints, "far": far.joints})
+    limits = [(ax.get_xlim(), ax.get_ylim()) for ax in fig.axes]
+    assert limits[0] == limits[1], "side-by-side panels must share their scale"
+    (x0, x1), (z0, z1) = limits[0]
+    for joints in (near.joints, far.joints):
+        roots = joints[:, :, 0]                                   # (2, T, 3)
+        assert x0 < roots[..., 0].min() and roots[..., 0].max() < x1
+        assert z0 < roots[..., 2].min() and roots[..., 2].max() < z1

@@ -74,6 +74,7 @@ def plot_topdown(variants: dict, arrow: float = 0.3):
     """Pelvis paths of both people seen from above, one panel per {name: joints2 (2, T, 22, 3)}.
 
     A dot marks the start, an arrow the facing at frame 0 (across the hips and shoulders), a cross the end.
+    All panels share one square scale, so the variants can be compared by eye.
     """
     from ..data.augment import facing_angle
 
@@ -91,10 +92,15 @@ def plot_topdown(variants: dict, arrow: float = 0.3):
                         arrowprops=dict(arrowstyle="-|>", color=PERSON_COLORS[p], lw=2))
         ax.axhline(0, color="#bbbbbb", lw=0.8, zorder=0)
         ax.axvline(0, color="#bbbbbb", lw=0.8, zorder=0)
-        ax.set_aspect("equal", adjustable="datalim")
         ax.set_xlabel("x (m)")
         ax.set_ylabel("z (m)")
         ax.set_title(name)
+    roots = np.concatenate([np.asarray(j)[:, :, 0][..., [0, 2]].reshape(-1, 2) for j in variants.values()])  # (N, 2)
+    centre, half = (roots.max(0) + roots.min(0)) / 2, np.ptp(roots, axis=0).max() / 2 + arrow + 0.2
+    for ax in axes[0]:
+        ax.set_xlim(centre[0] - half, centre[0] + half)
+        ax.set_ylim(centre[1] - half, centre[1] + half)
+        ax.set_aspect("equal", adjustable="box")
     axes[0, 0].legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
