@@ -8,11 +8,14 @@ out_dir/evaluator_best.pt and evaluator_last.pt and resume like every other mode
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ..config import Preset, get_preset
+from ..distributed import train_loader
 from ..text import build_vocab
 from ..utils import seed_everything
 from . import metrics
@@ -65,9 +68,13 @@ def feature_stats(clips) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _default_clips(preset: Preset):
+    """(train, val, classes) of preset.data.source: the built-in CLASSES, else the labels found."""
     from ..data import synthetic
-    return (synthetic.load_split("train", preset.data.n_clips, preset.data.seed),
-            synthetic.load_split("val", preset.data.n_clips, preset.data.seed), list(synthetic.CLASSES))
+    from ..data.sources import parse_source, training_clips
+    train, val = training_clips(preset)
+    if parse_source(preset.data.source)[0] == "synthetic":
+        return train, val, list(synthetic.CLASSES)
+    return train, val, sorted({c.label for c in train if c.label})
 
 
 def train_evaluator(preset="lab", clips=None, out_dir=None, device="auto", val_clips=None,
@@ -98,8 +105,7 @@ def train_evaluator(preset="lab", clips=None, out_dir=None, device="auto", val_c
     train_set = EvaluatorDataset(clips, classes, preset.data.max_frames, noise_prob=preset.eval.noise_prob)
     model.set_normalizer(*feature_stats(clips))
     cfg = preset.evaluator_train
-    loader = DataLoader(train_set, batch_size=min(cfg.batch_size, len(train_set)), shuffle=True,
-                        drop_last=True, num_workers=cfg.num_workers)
+    loader = train_loader(train_set, replace(cfg, batch_size=min(cfg.batch_size, len(train_set))))
 
     def val_fn(m, dev):
         return retrieval_scores(m, val_clips, max_frames=preset.data.max_frames, seed=seed,

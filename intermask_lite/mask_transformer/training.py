@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ..config import Preset, TransformerConfig, get_preset
 from ..text import build_text_encoder
@@ -149,16 +149,20 @@ def build_transformer(preset: Preset, nb_code: int, captions: list[str] | None =
 def train_transformer(preset, tokenizer, clips=None, out_dir=None, device="auto", progress=True, seed=0):
     """Tokenise the built-in dataset once with the trained tokenizer and train Inter-M with train.fit.
 
-    preset: a Preset or its name; clips: list[Clip] (default: the synthetic dataset of preset.data).
+    preset: a Preset or its name; clips: list[Clip], split 80/10/10 here (default: the train and val splits of
+    preset.data.source, see data/sources.py).
     Returns (model, text_encoder, history); checkpoints go to out_dir/transformer_{last,best}.pt.
     """
-    from ..data.synthetic import make_dataset, split_dataset
+    from ..data.sources import training_clips
+    from ..data.synthetic import split_dataset
+    from ..distributed import train_loader
     from ..train import fit
     preset = get_preset(preset) if isinstance(preset, str) else preset
     seed_everything(seed)
     if clips is None:
-        clips = make_dataset(preset.data.n_clips, preset.data.seed)
-    splits = split_dataset(clips)
+        splits = dict(zip(("train", "val"), training_clips(preset)))  # preset.data.source
+    else:
+        splits = split_dataset(clips)
     dev = get_device(device)
     datasets = {}
     for name in ("train", "val"):
@@ -170,8 +174,7 @@ def train_transformer(preset, tokenizer, clips=None, out_dir=None, device="auto"
     captions = [c for caps in datasets["train"].captions for c in caps]
     model = build_transformer(preset, tokenizer.cfg.nb_code, captions)
     tcfg = preset.transformer_train
-    loader = DataLoader(datasets["train"], batch_size=tcfg.batch_size, shuffle=True, drop_last=True,
-                        num_workers=tcfg.num_workers)
+    loader = train_loader(datasets["train"], tcfg)  # this process's share of each global batch
     extra = {"preset": preset.to_dict(), "nb_code": tokenizer.cfg.nb_code, "vocab": model.text_encoder.vocab}
     val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size) if "val" in datasets else None
     history = fit(model, make_loss_fn(preset.transformer), loader, tcfg, val_fn=val_fn,

@@ -13,10 +13,10 @@ from dataclasses import asdict, replace
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from .. import config as config_mod
 from ..eval import physics
+from ..distributed import train_loader
 from ..train import fit, unwrap
 from ..utils import load_checkpoint, load_weights, seed_everything
 from .losses import reconstruction_losses
@@ -155,7 +155,8 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
     """Train a tokenizer; returns (model at the last step, history).
 
     preset: name or config.Preset. clips: training clips (default: the built-in "train" split of the preset's
-    size); val_clips: validation clips (default: the built-in "val" split, or `clips` when clips are given).
+    size, or preset.data.source's); val_clips: validation clips (default: the source's "val" split, or `clips` when
+    clips are given).
     kind: "2d" or "1d" overrides preset.vq.kind. out_dir: where vq_last.pt / vq_best.pt go (resumes from it).
     """
     from ..data.datasets import clip_cache, make_normalizer
@@ -164,16 +165,15 @@ def train_tokenizer(preset="lab", clips=None, out_dir=None, device="auto", kind=
     if kind is not None:
         cfg = replace(cfg, vq=replace(cfg.vq, kind=kind))
     if clips is None:
-        from ..data.synthetic import load_split
-        clips = load_split("train", cfg.data.n_clips, cfg.data.seed)
-        val_clips = val_clips or load_split("val", cfg.data.n_clips, cfg.data.seed)
+        from ..data.sources import training_clips
+        clips, default_val = training_clips(cfg)                       # preset.data.source
+        val_clips = val_clips or default_val
     val_clips = val_clips or clips
     cache = clip_cache(clips)                                          # inverse kinematics, once
     normalizer = make_normalizer(clips, cache)
     train_set = window_dataset(clips, normalizer, cfg, cache)
     tc = cfg.vq_train
-    loader = DataLoader(train_set, batch_size=tc.batch_size, shuffle=True, drop_last=len(train_set) >= tc.batch_size,
-                        num_workers=tc.num_workers)
+    loader = train_loader(train_set, tc, drop_last=len(train_set) >= tc.batch_size)  # this process's share
     val_grids = _fixed_windows(window_dataset(val_clips, normalizer, cfg), VAL_WINDOWS, seed)
     model = MotionTokenizer(cfg.vq, normalizer)
 
