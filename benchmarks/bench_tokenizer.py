@@ -21,7 +21,8 @@ from dataclasses import replace
 import torch
 
 from intermask_lite.config import get_preset, with_overrides
-from intermask_lite.data.synthetic import load_split, training_splits
+from intermask_lite.data.sources import training_clips
+from intermask_lite.data.synthetic import load_split
 from intermask_lite.eval.evaluator import load_evaluator
 from intermask_lite.checkpoints import checkpoint_path
 from intermask_lite.utils import cpu_has_bf16
@@ -47,7 +48,7 @@ def run(base, kind: str, progress: bool, device: str, evaluator=None, seed: int 
     vq_kind, joint_order = KINDS[kind]
     cfg = replace(base, vq=replace(base.vq, kind=vq_kind), vq_study=replace(base.vq_study, joint_order=joint_order))
     t0 = time.perf_counter()
-    model, history = train_tokenizer(cfg, *training_splits(cfg), progress=progress, device=device, seed=seed)
+    model, history = train_tokenizer(cfg, *training_clips(cfg), progress=progress, device=device, seed=seed)
     total = time.perf_counter() - t0
     train_s = history["seconds"][-1]
     test = load_split("test", cfg.data.n_clips, cfg.data.seed)

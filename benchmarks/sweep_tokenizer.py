@@ -15,7 +15,8 @@ from dataclasses import replace
 import torch
 
 from intermask_lite.config import get_preset
-from intermask_lite.data.synthetic import load_split, training_splits
+from intermask_lite.data.sources import training_clips
+from intermask_lite.data.synthetic import load_split
 from intermask_lite.eval import evaluate_tokenizer
 from intermask_lite.vq.pipeline import train_tokenizer
 
@@ -50,7 +51,7 @@ def main() -> None:
         vq_cfg = replace(base.vq, **vq_changes)
         tc = replace(base.vq_train, **train_changes)
         tc = replace(tc, steps=max(1, int(tc.steps * args.steps_scale)), eval_every=10**9)
-        model, history = train_tokenizer(replace(base, vq=vq_cfg, vq_train=tc), *training_splits(base),
+        model, history = train_tokenizer(replace(base, vq=vq_cfg, vq_train=tc), *training_clips(base),
                                          device=args.device, progress=False)
         scores = evaluate_tokenizer(model, test)
         secs = history["seconds"][-1]

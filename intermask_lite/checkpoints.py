@@ -80,10 +80,10 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
     out_dir = None if artifacts_dir is None else Path(artifacts_dir) / preset.name
     if resume_at is None:
         print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))
-    from .data.synthetic import training_splits
+    from .data.sources import training_clips
     if kind == "vq":
         from .vq.pipeline import placement_warning, train_tokenizer
-        model, history = train_tokenizer(preset, *training_splits(preset), out_dir=out_dir, device=device,
+        model, history = train_tokenizer(preset, *training_clips(preset), out_dir=out_dir, device=device,
                                          progress=progress, seed=seed)
         warning = placement_warning(history)
         if warning:
@@ -92,11 +92,11 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
         from .mask_transformer.training import train_transformer
         tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress,
                                                shipped=shipped, seed=seed)
-        model, _ = train_transformer(preset, *training_splits(preset), tokenizer=tokenizer, out_dir=out_dir,
+        model, _ = train_transformer(preset, *training_clips(preset), tokenizer=tokenizer, out_dir=out_dir,
                                      device=device, progress=progress, seed=seed)
     else:
         from .eval.evaluator_train import train_evaluator
-        model, _ = train_evaluator(preset, *training_splits(preset), out_dir=out_dir, device=device,
+        model, _ = train_evaluator(preset, *training_clips(preset), out_dir=out_dir, device=device,
                                    progress=progress, seed=seed)
     return model.to(dev).eval()
 

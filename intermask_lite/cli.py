@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .config import DECODE_STEPS, GUIDANCE
@@ -72,9 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model of the chain",
                        description="Train the tokenizer, then the transformer, then the evaluator, into "
-                                   "<artifacts-dir>/<preset>/ (best and last checkpoints; resumes from last).")
+                                   "<artifacts-dir>/<preset>/ (best and last checkpoints; resumes from last). "
+                                   "Several processes: torchrun --nproc_per_node=N -m intermask_lite train ... "
+                                   "(the preset's batch_size is then shared among them).")
     t.add_argument("what", choices=["vq", "transformer", "evaluator"])
     t.add_argument("--steps", type=_positive_int, default=None, help="override the preset's step count")
+    t.add_argument("--data", default=None, metavar="SOURCE",
+                   help="training clips: synthetic (default), interhuman:<folder> or interx:<folder>")
+    t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     t.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
                    help="change preset fields, e.g. --set vq.nb_code=1024 vq_train.lr=7e-4 (checkpoints keep the "
                         "config they were trained with)")
@@ -149,13 +157,7 @@ def run(args) -> int:
             print(f"sample {i}: " + ", ".join(str(f) for f in files))
         return 0
     if args.command == "train":
-        from .config import get_preset, with_overrides
-        from .checkpoints import TRAIN_SECTION, load_or_train
-        steps = [f"{TRAIN_SECTION[args.what]}.steps={args.steps}"] if args.steps else []
-        preset = with_overrides(get_preset(args.preset), args.set + steps)
-        load_or_train(args.what, preset, args.artifacts_dir, args.device, shipped=False, seed=args.seed)
-        print(f"checkpoints in {Path(args.artifacts_dir) / preset.name}")
-        return 0
+        return _train(args)
     if args.command == "evaluate":
         from .eval.report import evaluate, write_report
         kit = load_pretrained(args.preset, args.artifacts_dir, args.device)
@@ -169,6 +171,32 @@ def run(args) -> int:
         build_shipped(args.preset, args.work_dir, args.device)
         return 0
     raise AssertionError(args.command)
+
+
+def _train(args) -> int:
+    """`train`: one process, or one of several started by torchrun (rank 0 alone prints and writes)."""
+    from .config import get_preset, with_overrides
+    from .data.sources import parse_source
+    from .distributed import init_from_env, is_main, shutdown
+    from .checkpoints import TRAIN_SECTION, load_or_train
+    section = TRAIN_SECTION[args.what]
+    extra = [f"{section}.steps={args.steps}"] if args.steps else []
+    extra += [f"{section}.compile=True"] if args.compile else []
+    preset = with_overrides(get_preset(args.preset), args.set + extra)
+    if args.data is not None:
+        parse_source(args.data)                                       # a clear error before anything starts
+        preset = replace(preset, data=replace(preset.data, source=args.data))
+    init_from_env(args.device)
+    finished = False
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sys.stdout if is_main() else sink):
+            load_or_train(args.what, preset, args.artifacts_dir, args.device, shipped=False, seed=args.seed,
+                          progress=is_main())
+            print(f"checkpoints in {Path(args.artifacts_dir) / preset.name}")
+        finished = True
+    finally:
+        shutdown(wait=finished)  # after an error, leave without waiting for the others
+    return 0
 
 
 def main(argv=None) -> int:

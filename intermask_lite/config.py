@@ -31,7 +31,8 @@ def seconds_to_columns(seconds: float, fps: float) -> int:
 class DataConfig:
     n_clips: int = 2000          # built-in clips generated
     seed: int = 0                # generator seed
-    fps: int = 20                # frames per second of the built-in data
+    fps: int = 20                # frame rate the models work at (built-in data: 20; clips at another rate are resampled)
+    source: str = "synthetic"    # training clips: "synthetic", "interhuman:<folder>" or "interx:<folder>" (see data.sources)
     window: int = 64             # tokenizer training window in frames (multiple of 4)
     max_frames: int = 120        # longest clip fed to the transformer (6 s at 20 fps)
     vq_clip_frame: bool = False  # tokenizer windows keep their clip's coordinates (see VQWindowDataset.context)
@@ -71,7 +72,7 @@ class TokenizerStudyConfig:
 @dataclass
 class TrainConfig:
     steps: int = 3000            # optimisation steps
-    batch_size: int = 64         # per step (before accumulation)
+    batch_size: int = 64         # per micro-step, summed over all processes (one step sees batch_size * grad_accum)
     lr: float = 2e-4             # peak learning rate
     weight_decay: float = 0.0    # AdamW weight decay
     warmup: int = 200            # linear warm-up steps
@@ -83,6 +84,7 @@ class TrainConfig:
     amp: bool = True             # automatic mixed precision on CUDA
     cpu_bf16: bool = False       # bf16 autocast on a CPU with native bf16 (AVX512-BF16 / AMX); float32 elsewhere
     num_workers: int = 0         # DataLoader workers
+    compile: bool = False        # wrap the model in torch.compile (needs a C++ compiler on CPUs; pays off on GPUs)
 
 
 @dataclass
@@ -245,10 +247,10 @@ def lab() -> Preset:
 
 
 def paper() -> Preset:
-    """The paper's sizes, for a GPU."""
+    """The paper's sizes, for a GPU: 300 frames at 30 fps (InterHuman's; the built-in clips are resampled)."""
     return Preset(
         name="paper",
-        data=DataConfig(n_clips=8000, window=64, max_frames=120, vq_clip_frame=True),
+        data=DataConfig(n_clips=8000, fps=30, window=64, max_frames=300, vq_clip_frame=True),
         vq=VQConfig(nb_code=1024, code_dim=512, width=512, depth=2, w_pos=1.0, w_vel=100.0, w_bone=5.0,
                     w_geo=0.01, w_foot=500.0, w_commit=0.02),
         vq_train=TrainConfig(steps=50000, batch_size=256, lr=2e-4, warmup=1000, eval_every=2000, num_workers=4,

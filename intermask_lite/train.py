@@ -4,14 +4,19 @@ fit(model, loss_fn, train_loader, cfg, ...) runs `cfg.steps` optimiser steps of 
 then step decay, gradient accumulation and clipping, mixed precision on CUDA (bf16 on CPUs that have it, with
 `cfg.cpu_bf16`), a tqdm bar, validation every `cfg.eval_every` steps, and best/last checkpoints in `out_dir`
 that it resumes from (holding the lock file `out_dir/{kind}.lock` meanwhile, so a second run into the same
-folder stops with a clear error). It is ready for torchrun: when torch.distributed is initialised with several
-processes the model is wrapped in DDP, and only rank 0 prints and writes checkpoints (pass a DataLoader with a
-DistributedSampler; its set_epoch is called).
+folder stops with a clear error), and torch.compile with `cfg.compile`. It is ready for torchrun: when
+torch.distributed is initialised with several processes the model is wrapped in DDP (gradients synchronised on
+the last micro-step of each accumulation only), the logged losses are means over the processes, and only rank 0
+validates, prints and writes checkpoints. Pass a loader from distributed.train_loader (or one with a
+DistributedSampler, whose set_epoch is called); see distributed.py for how batch_size and the data order are
+shared out.
 
 loss_fn(model, batch, device) -> (loss tensor, dict of floats); val_fn(model, device) -> dict of floats
 (its "val_loss", lower is better, picks the best checkpoint). Checkpoints {kind}_last.pt / {kind}_best.pt
-hold {"format", "kind", "step", "config", "model", "optimizer", "scheduler", "scaler", "history", "extra"}
-and load with utils.load_checkpoint (weights_only=True).
+hold {"format", "kind", "step", "config", "model", "optimizer", "scheduler", "scaler", "history", "extra",
+"data"} and load with utils.load_checkpoint (weights_only=True); "data" is where the data order stands:
+{"epoch", "batches" (global micro-batches already drawn from that epoch), "batch_size" (global), "grad_accum",
+"world"}, so that a run resumed with another number of processes continues where the old one stopped.
 """
 from __future__ import annotations
 
@@ -26,15 +31,9 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from .distributed import is_sharded, mean_over_processes, rank_and_world
 from .utils import (CHECKPOINT_FORMAT, atomic_torch_save, cpu_has_bf16, get_device, load_checkpoint, run_lock,
                     seed_everything)
-
-
-def rank_and_world() -> tuple[int, int]:
-    """(rank, world size): (0, 1) unless torch.distributed is initialised."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 def lr_factor(step: int, cfg) -> float:
@@ -66,28 +65,67 @@ def amp_setup(device: torch.device, enabled: bool, cpu_bf16: bool = False, verbo
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
+    """The model itself, out of a DDP wrapper and/or a torch.compile wrapper."""
+    while True:
+        if isinstance(model, DistributedDataParallel):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), torch.nn.Module):  # torch.compile's wrapper
+            model = model._orig_mod
+        else:
+            return model
 
 
 def save_checkpoint(path: Path, kind: str, step: int, model, optimizer, scheduler, scaler, history: dict,
-                    cfg, extra: dict | None) -> None:
+                    cfg, extra: dict | None, data: dict | None = None) -> None:
     """Atomic write of everything needed to rebuild and resume (only called on rank 0)."""
     atomic_torch_save({
         "format": CHECKPOINT_FORMAT, "kind": kind, "step": step, "config": asdict(cfg),
         "model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else {},
-        "history": history, "extra": extra or {},
+        "history": history, "extra": extra or {}, "data": data or {},
     }, path)
 
 
-def _epoch_batches(loader, epoch: int, seed: int, skip: int):
-    """Iterate one epoch in a reproducible order (global RNG seeded by epoch), skipping `skip` batches."""
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return seed * 100003 + epoch
+
+
+def _epoch_batches(loader, epoch: int, seed: int, skip: int, rank: int = 0):
+    """Iterate one epoch in a reproducible order (global RNG seeded by seed and epoch), skipping `skip` batches.
+
+    The order is drawn with the first batch, the same on every process; then processes other than rank 0
+    reseed, so that their masks and dropout differ from rank 0's (rank 0 keeps the single-process stream).
+    """
     if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
         loader.sampler.set_epoch(epoch)
-    torch.manual_seed(seed * 100003 + epoch)
+    torch.manual_seed(_epoch_seed(seed, epoch))
     for i, batch in enumerate(loader):
+        if i == 0 and rank > 0:
+            torch.manual_seed(_epoch_seed(seed, epoch) + (rank << 40))
         if i >= skip:
             yield batch
+
+
+def _resume_position(ckpt: dict, cfg, per_epoch: int, main: bool) -> tuple[int, int]:
+    """(epoch, global micro-batches to skip in it) where a checkpoint's run stopped drawing data.
+
+    Exact when the global batch_size is the one the checkpoint was trained with (whatever the number of
+    processes); with another batch_size the same samples are skipped, rounded down to whole batches.
+    Checkpoints without a "data" entry (older ones) count step * grad_accum batches from the start.
+    """
+    data = ckpt.get("data") or {}
+    if not data:
+        return divmod(ckpt["step"] * cfg.grad_accum, per_epoch)
+    epoch, batches = int(data["epoch"]), int(data["batches"])
+    old_batch, old_accum = int(data["batch_size"]), int(data["grad_accum"])
+    if old_batch != cfg.batch_size:
+        batches = batches * old_batch // cfg.batch_size
+    if main and old_batch * old_accum != cfg.batch_size * cfg.grad_accum:
+        print(f"note: the checkpoint was trained with {old_batch * old_accum} samples per optimiser step "
+              f"({old_batch} x {old_accum} accumulated), this run takes {cfg.batch_size * cfg.grad_accum}; the "
+              "learning-rate schedule continues in steps")
+    more, batches = divmod(batches, per_epoch)
+    return epoch + more, batches
 
 
 def _validate(model, val_fn, device) -> dict:
@@ -119,6 +157,11 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
     rank, world = rank_and_world()
     main = rank == 0
     device = get_device(device, verbose=main)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())  # torchrun: this process's GPU
+    if world > 1 and not is_sharded(train_loader):
+        raise ValueError(f"{world} processes need a loader that gives each its share of the data: build it with "
+                         "intermask_lite.distributed.train_loader (or a DistributedSampler)")
     seed_everything(seed + rank)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99),
@@ -129,6 +172,8 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
     with run_lock(out / f"{kind}.lock" if out and main else None, what=f"{out} ({kind} training)"):
         history: dict = {}
         step, best = 0, math.inf
+        per_epoch = len(train_loader)                      # global micro-batches per epoch (any world size)
+        epoch, drawn = 0, 0                                # epoch, micro-batches drawn from it so far
         last_path = out / f"{kind}_last.pt" if out else None
         if out and resume and last_path.exists():
             ckpt = load_checkpoint(last_path, kind=kind)
@@ -139,19 +184,24 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
                 scaler.load_state_dict(ckpt["scaler"])
             step, history = ckpt["step"], ckpt["history"]
             best = min(history.get("val_loss", [math.inf]))
+            epoch, drawn = _resume_position(ckpt, cfg, per_epoch, main)
             if main:
                 print(f"resumed {kind} from {last_path} at step {step}")
         if world > 1:
             model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if getattr(cfg, "compile", False):
+            model = torch.compile(model)
 
         def checkpoint(name: str) -> None:
             if out and main:
+                data = {"epoch": epoch, "batches": drawn, "batch_size": cfg.batch_size, "grad_accum": cfg.grad_accum,
+                        "world": world}
                 save_checkpoint(out / f"{kind}_{name}.pt", kind, step, model, optimizer, scheduler, scaler,
-                                history, cfg, extra)
+                                history, cfg, extra, data)
 
         def validate() -> None:
             nonlocal best
-            if val_fn is None:
+            if val_fn is None or not main:
                 return
             scores = _validate(model, val_fn, device)
             _log(history, "val_step", step)
@@ -161,10 +211,7 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
                 best = scores["val_loss"]
                 checkpoint("best")
 
-        per_epoch = len(train_loader)
-        micro = step * cfg.grad_accum                      # micro-batches consumed so far
-        epoch, skip = divmod(micro, per_epoch)
-        batches = _epoch_batches(train_loader, epoch, seed, skip)
+        batches = _epoch_batches(train_loader, epoch, seed, drawn, rank)
         bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and main), desc=f"train {kind}")
         model.train()
         running = None
@@ -175,23 +222,30 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
             optimizer.zero_grad(set_to_none=True)
             logs: dict = {}
             total = 0.0
-            for _ in range(cfg.grad_accum):
+            for micro in range(cfg.grad_accum):
                 try:
                     batch = next(batches)
                 except StopIteration:
-                    epoch += 1
-                    batches = _epoch_batches(train_loader, epoch, seed, 0)
+                    epoch, drawn = epoch + 1, 0
+                    batches = _epoch_batches(train_loader, epoch, seed, 0, rank)
                     batch = next(batches)
-                with autocast():
-                    loss, terms = loss_fn(model, batch, device)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"{kind}: loss is {float(loss.detach())} at step {step}; lower cfg.lr or "
-                                             f"check the data for NaNs")
-                scaled = loss / cfg.grad_accum
-                (scaler.scale(scaled) if scaler else scaled).backward()
+                drawn += 1
+                # DDP synchronises gradients on the last micro-step only
+                sync = nullcontext() if world == 1 or micro == cfg.grad_accum - 1 else model.no_sync()
+                with sync:
+                    with autocast():
+                        loss, terms = loss_fn(model, batch, device)
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(f"{kind}: loss is {float(loss.detach())} at step {step}; lower "
+                                                 "cfg.lr or check the data for NaNs")
+                    scaled = loss / cfg.grad_accum
+                    (scaler.scale(scaled) if scaler else scaled).backward()
                 total += float(loss.detach()) / cfg.grad_accum
                 for key, value in terms.items():
                     logs[key] = logs.get(key, 0.0) + float(value) / cfg.grad_accum
+            if world > 1:  # log the means over the processes: the whole global batch
+                total, *means = mean_over_processes([total, *logs.values()], device)
+                logs = dict(zip(logs, means))
             if scaler:
                 scaler.unscale_(optimizer)
             if cfg.grad_clip > 0:
@@ -218,4 +272,6 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
         bar.close()
         if out and main and not (out / f"{kind}_best.pt").exists():
             checkpoint("best")  # without validation (or never improving), best = last
+        if world > 1:
+            dist.barrier()  # every process leaves once rank 0 has written
         return history

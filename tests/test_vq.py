@@ -165,11 +165,11 @@ def test_training_resets_dead_codes_only_for_the_first_reset_until_of_the_steps(
     from dataclasses import replace
 
     from intermask_lite.config import smoke
-    from intermask_lite.data.synthetic import training_splits
+    from intermask_lite.data.sources import training_clips
     from intermask_lite.vq.pipeline import train_tokenizer
     cfg = smoke()  # 320 token positions per batch for 256 codes: unused codes die at every step
     cfg = replace(cfg, vq=replace(cfg.vq, nb_code=256, reset_until=0.5), vq_train=replace(cfg.vq_train, steps=6))
-    model, hist = train_tokenizer(cfg, *training_splits(cfg), device="cpu", progress=False)
+    model, hist = train_tokenizer(cfg, *training_clips(cfg), device="cpu", progress=False)
     assert min(hist["dead_codes"][:3]) > 0 and hist["dead_codes"][3:] == [0.0, 0.0, 0.0]
     assert model.quantizer.reset_dead  # the returned model resets again if trained further
     with pytest.raises(ValueError, match="reset_until is a share of the training steps"):
@@ -180,12 +180,12 @@ def test_the_foot_term_counts_from_foot_from_of_the_steps_on():
     from dataclasses import replace
 
     from intermask_lite.config import smoke
-    from intermask_lite.data.synthetic import training_splits
+    from intermask_lite.data.sources import training_clips
     from intermask_lite.vq.pipeline import train_tokenizer
     cfg = smoke()
     cfg = replace(cfg, vq=replace(cfg.vq, w_foot=50.0), vq_study=replace(cfg.vq_study, foot_from=0.5),
                   vq_train=replace(cfg.vq_train, steps=6))
-    _, hist = train_tokenizer(cfg, *training_splits(cfg), device="cpu", progress=False)
+    _, hist = train_tokenizer(cfg, *training_clips(cfg), device="cpu", progress=False)
     w = cfg.vq
     assert min(hist["foot"]) > 0                                       # the term is measured at every step
     for step, loss in enumerate(hist["loss"]):
@@ -223,13 +223,13 @@ def test_training_records_the_validation_root_spread(monkeypatch):
     from dataclasses import replace
 
     from intermask_lite.config import smoke
-    from intermask_lite.data.synthetic import training_splits
+    from intermask_lite.data.sources import training_clips
     from intermask_lite.vq import pipeline
     cfg = smoke()
     cfg = replace(cfg, vq_train=replace(cfg.vq_train, steps=4, eval_every=2))
     seen = []
     monkeypatch.setattr(pipeline, "root_spread", lambda pred, truth: seen.append(pred.shape) or 0.04)
-    _, hist = pipeline.train_tokenizer(cfg, *training_splits(cfg), device="cpu", progress=False)
+    _, hist = pipeline.train_tokenizer(cfg, *training_clips(cfg), device="cpu", progress=False)
     assert hist["val_root_spread"] == [0.04, 0.04]
     assert seen[0][1:] == (cfg.data.window, 3)                          # roots (windows, frames, xyz)
 
@@ -306,13 +306,13 @@ def test_grid_stats_from_feature_normaliser_state():
 
 def test_train_tokenizer_same_seed_same_weights_whatever_ran_before():
     from intermask_lite.config import smoke
-    from intermask_lite.data.synthetic import training_splits
+    from intermask_lite.data.sources import training_clips
     from intermask_lite.vq.pipeline import train_tokenizer
     cfg = smoke()
     weights = []
     for seed, earlier in ((0, 1), (0, 2), (1, 1)):
         torch.manual_seed(earlier)                 # the global random state left by whatever ran before
-        model, _ = train_tokenizer(cfg, *training_splits(cfg), device="cpu", progress=False, seed=seed)
+        model, _ = train_tokenizer(cfg, *training_clips(cfg), device="cpu", progress=False, seed=seed)
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])
 
@@ -346,11 +346,11 @@ def test_a_tokenizer_without_codebook_trains_and_evaluates():
     from intermask_lite.config import smoke
     from intermask_lite.data.synthetic import load_split
     from intermask_lite.eval import evaluate_tokenizer
-    from intermask_lite.data.synthetic import training_splits
+    from intermask_lite.data.sources import training_clips
     from intermask_lite.vq.pipeline import train_tokenizer
     cfg = smoke()
     cfg = replace(cfg, vq_study=replace(cfg.vq_study, quantize=False))
-    model, hist = train_tokenizer(cfg, *training_splits(cfg), device="cpu", progress=False)
+    model, hist = train_tokenizer(cfg, *training_clips(cfg), device="cpu", progress=False)
     assert "perplexity" not in hist and hist["commit"] == [0.0] * len(hist["loss"])
     assert not bool(model.quantizer.initialised)
     scores = evaluate_tokenizer(model, load_split("test", cfg.data.n_clips, cfg.data.seed)[:3])

@@ -70,6 +70,6 @@ def training_clip_lists(train_clips, val_clips, who: str) -> tuple[list, list]:
 
     Raises a ValueError naming the trainer when there is nothing to train on."""
     if train_clips is None or not len(train_clips):
-        raise ValueError(f"{who} needs training clips (list[Clip]); data.synthetic.training_splits(preset) gives "
+        raise ValueError(f"{who} needs training clips (list[Clip]); data.sources.training_clips(preset) gives "
                          "the built-in (train, val) pair")
     return list(train_clips), list(val_clips or [])

@@ -15,7 +15,7 @@ keys on such details: one trained on the full features without noise scored 100 
 test split and 16 % once 1 cm of noise was added, so it could not tell a slightly imperfect handshake from
 a hug. The noise teaches it to judge the motion, not its last millimetre.
 
-    model, history = train_evaluator("lab", *training_splits(lab()))   # or load_evaluator(path)
+    model, history = train_evaluator("lab", *training_clips(lab()))   # or load_evaluator(path)
     m = embed_joints(model, [clip.joints for clip in clips], fps=20)   # (N, D) numpy
     t = embed_texts(model, [clip.captions[0] for clip in clips])       # (N, D) numpy
 

@@ -1,6 +1,6 @@
 """Training and checking the text-motion evaluator: `train_evaluator` and `retrieval_scores`.
 
-    model, history = train_evaluator("lab", *training_splits(lab()), out_dir="artifacts/evaluator")
+    model, history = train_evaluator("lab", *training_clips(lab()), out_dir="artifacts/evaluator")
     retrieval_scores(model, test_clips)   # {"top1", "top2", "top3", "mm_dist", "class_acc", "chance_top3"}
 
 Training uses the kit's one loop (train.fit, kind="evaluator"), so checkpoints land in
@@ -8,11 +8,14 @@ out_dir/evaluator_best.pt and evaluator_last.pt and resume like every other mode
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ..config import Preset, get_preset
+from ..distributed import train_loader
 from ..text import build_vocab
 from ..utils import seed_everything
 from . import metrics
@@ -75,7 +78,7 @@ def train_evaluator(preset, train_clips, val_clips, *, out_dir=None, device="aut
                     seed: int = 0):
     """Train the evaluator; returns (model on CPU in eval mode, history).
 
-    preset: a Preset or its name (data.synthetic.training_splits(preset) gives the built-in clips). val_clips:
+    preset: a Preset or its name (data.sources.training_clips(preset) gives the built-in clips). val_clips:
     validation clips (fewer than 3: no validation). Its classes are the labels of `train_clips` (class_names).
     """
     from ..data.clip import training_clip_lists
@@ -92,8 +95,7 @@ def train_evaluator(preset, train_clips, val_clips, *, out_dir=None, device="aut
     train_set = EvaluatorDataset(clips, classes, preset.data.max_frames, noise_prob=preset.eval.noise_prob)
     model.set_normalizer(*feature_stats(clips))
     cfg = preset.evaluator_train
-    loader = DataLoader(train_set, batch_size=min(cfg.batch_size, len(train_set)), shuffle=True,
-                        drop_last=True, num_workers=cfg.num_workers)
+    loader = train_loader(train_set, replace(cfg, batch_size=min(cfg.batch_size, len(train_set))))
 
     def val_fn(m, dev):
         return retrieval_scores(m, val_clips, max_frames=preset.data.max_frames, seed=seed,

@@ -31,8 +31,12 @@ class Attention(nn.Module):
         # a query that may see no key at all (a padded one) sees every key instead: its output is
         # never used, and this keeps the softmax finite
         allowed = allowed | ~allowed.any(-1, keepdim=True)  # (B, Lq or 1, Lk)
+        # on a CPU, no mask when every key is visible (no padding): the fused kernel runs without one (on a
+        # GPU the check would wait for the device, so the mask stays)
+        full = allowed.device.type == "cpu" and bool(allowed.all())
+        mask = None if full else allowed[:, None]  # (B, 1, Lq or 1, Lk)
         # no dropout on the attention weights: it forces the slow unfused kernel (dropout acts on outputs)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])  # (B, H, Lq, D/H)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, Lq, D/H)
         return self.out(y.transpose(1, 2).reshape(B, Lq, D))
 
 

@@ -38,11 +38,12 @@ class Trace:
 
 @contextmanager
 def _eval_mode(model: torch.nn.Module):
-    """Run the model in eval mode (no dropout) and restore its previous mode afterwards."""
+    """Run the model in eval mode (no dropout) under inference mode (no autograd bookkeeping at all), and
+    restore its previous mode afterwards."""
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.inference_mode():
             yield
     finally:
         model.train(was_training)
@@ -51,7 +52,8 @@ def _eval_mode(model: torch.nn.Module):
 def model_logits_fn(model: InterMTransformer, text) -> LogitsFn:
     """A logits_fn for decode: guided logits of `model` for captions `text` (B,) (None = unconditional).
 
-    The text is encoded once; ids move to the model's device; the model runs in eval mode.
+    The text is encoded once; ids move to the model's device; the model runs in eval mode and inference mode,
+    and both guidance passes go through the model as one batch (forward_with_cfg).
     """
     device = next(model.parameters()).device
     with _eval_mode(model):

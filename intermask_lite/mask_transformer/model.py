@@ -69,16 +69,16 @@ class InterMBlock(nn.Module):
 
         if self.st_norm is not None:
             h, gate = self.st_norm(x, c)  # (B, 2, R, T, D)
-            update = torch.zeros_like(x)
+            parts = []
             if self.spatial is not None:  # across the rows of one column
                 hs = h.permute(0, 1, 3, 2, 4).reshape(B * 2 * T, R, D)  # (B2T, R, D)
                 ks = valid.permute(0, 1, 3, 2).reshape(B * 2 * T, 1, R)  # (B2T, 1, R)
-                ys = self.spatial(hs, hs, ks).view(B, 2, T, R, D).permute(0, 1, 3, 2, 4)
-                update = update + ys
+                parts.append(self.spatial(hs, hs, ks).view(B, 2, T, R, D).permute(0, 1, 3, 2, 4))
             if self.temporal is not None:  # across the columns of one row
                 ht = h.reshape(B * 2 * R, T, D)  # (B2R, T, D)
                 kt = valid.reshape(B * 2 * R, 1, T)  # (B2R, 1, T)
-                update = update + self.temporal(ht, ht, kt).view(B, 2, R, T, D)
+                parts.append(self.temporal(ht, ht, kt).view(B, 2, R, T, D))
+            update = parts[0] + parts[1] if len(parts) == 2 else parts[0]  # (B, 2, R, T, D)
             x = x + gate * self.drop(update)
 
         if self.cross is not None:  # each person attends to the other's stream from before this step

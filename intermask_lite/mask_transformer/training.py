@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ..config import FRAMES_PER_TOKEN, Preset, TransformerConfig, get_preset
 from ..text import build_text_encoder
@@ -149,10 +149,11 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
                       seed=0):
     """Tokenise the clips once with the trained `tokenizer` and train Inter-M with train.fit.
 
-    preset: a Preset or its name (data.synthetic.training_splits(preset) gives the built-in clips); val_clips
+    preset: a Preset or its name (data.sources.training_clips(preset) gives the built-in clips); val_clips
     may be empty (no validation). Returns (model, history); checkpoints go to out_dir/transformer_{last,best}.pt.
     """
     from ..data.clip import training_clip_lists
+    from ..distributed import train_loader
     from ..train import fit
     preset = get_preset(preset) if isinstance(preset, str) else preset
     seed_everything(seed)
@@ -167,8 +168,7 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
     captions = [c for caps in datasets["train"].captions for c in caps]
     model = build_transformer(preset, tokenizer.cfg.nb_code, captions)
     tcfg = preset.transformer_train
-    loader = DataLoader(datasets["train"], batch_size=tcfg.batch_size, shuffle=True, drop_last=True,
-                        num_workers=tcfg.num_workers)
+    loader = train_loader(datasets["train"], tcfg)  # this process's share of each global batch
     extra = {"preset": preset.to_dict(), "nb_code": tokenizer.cfg.nb_code, "vocab": model.text_encoder.vocab}
     val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size) if "val" in datasets else None
     history = fit(model, make_loss_fn(preset.transformer), loader, tcfg, val_fn=val_fn,

@@ -11,9 +11,9 @@ from dataclasses import asdict, replace
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from .. import config as config_mod
+from ..distributed import train_loader
 from ..train import fit, unwrap
 from ..data.clip import training_clip_lists
 from ..utils import load_checkpoint, load_weights, seed_everything
@@ -76,7 +76,7 @@ def train_tokenizer(preset, train_clips, val_clips, *, out_dir=None, device="aut
                     kind=None):
     """Train a tokenizer on `train_clips`, validating on `val_clips`; returns (model at the last step, history).
 
-    preset: name or config.Preset (data.synthetic.training_splits(preset) gives the built-in clips).
+    preset: name or config.Preset (data.sources.training_clips(preset) gives the built-in clips).
     val_clips: may be empty (no validation). kind: "2d" or "1d" overrides preset.vq.kind.
     out_dir: where vq_last.pt / vq_best.pt go (an interrupted run there resumes).
     """
@@ -90,8 +90,7 @@ def train_tokenizer(preset, train_clips, val_clips, *, out_dir=None, device="aut
     normalizer = make_normalizer(clips, cache)
     train_set = window_dataset(clips, normalizer, cfg, cache)
     tc = cfg.vq_train
-    loader = DataLoader(train_set, batch_size=tc.batch_size, shuffle=True, drop_last=len(train_set) >= tc.batch_size,
-                        num_workers=tc.num_workers)
+    loader = train_loader(train_set, tc, drop_last=len(train_set) >= tc.batch_size)  # this process's share
     val_grids = _fixed_windows(window_dataset(val_clips, normalizer, cfg), VAL_WINDOWS, seed) if val_clips else None
     model = MotionTokenizer(cfg.vq, normalizer, cfg.vq_study)
 

@@ -154,11 +154,3 @@ def load_split(split: str, n_clips: int = 2000, seed: int = 0) -> list[Clip]:
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
     return split_dataset(make_dataset(n_clips, seed, progress=False), seed=seed)[split]
-
-
-def training_splits(preset) -> tuple[list[Clip], list[Clip]]:
-    """(train, val) clips of the built-in dataset at a preset's size: what every train_* function gets by default.
-
-    A dataset too small to hold any validation clips out (the smoke preset's) validates on its training clips."""
-    splits = split_dataset(make_dataset(preset.data.n_clips, preset.data.seed, progress=False), seed=preset.data.seed)
-    return splits["train"], splits["val"] or splits["train"]
