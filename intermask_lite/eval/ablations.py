@@ -86,6 +86,7 @@ class AblationBench:
     mm_prompts: int = 8
     eval_clips: int | None = None  # test clips evaluated (None: the whole test split)
     timing_threads: tuple = (1, 2)
+    timing_repeats: int = 3
     out_dir: Path | None = None
     progress: bool = False
     tokenizers: dict = field(default_factory=dict)
@@ -125,8 +126,14 @@ class AblationBench:
             self.tokenizers[kind] = (model, time.perf_counter() - t0)
         return self.tokenizers[kind][0]
 
+    def test_clips(self) -> list:
+        """The test split, or `eval_clips` of it evenly spaced (the split is ordered by class: all classes stay)."""
+        test = self.splits["test"]
+        n = len(test) if self.eval_clips is None else min(self.eval_clips, len(test))
+        return [test[i * len(test) // n] for i in range(n)]
+
     def _evaluate(self, kit, steps, guidance) -> dict:
-        test = self.splits["test"][: self.eval_clips]
+        test = self.test_clips()
         report = evaluate(kit, test, replications=self.replications, seed=self.seed, steps=steps, cfg=guidance,
                           mm_prompts=self.mm_prompts, reaction=False, progress=self.progress)
         if self.ground_truth is None:
@@ -153,7 +160,7 @@ class AblationBench:
             self.kits[name] = kit
         report = self._evaluate(kit, steps, guidance)
         timing = time_generation(lambda: kit.generate(TIMING_PROMPT, seconds=3.0, seed=0, steps=steps, cfg=guidance),
-                                 self.timing_threads)
+                                 self.timing_threads, self.timing_repeats)
         return {"name": name, "overrides": {k: str(v) for k, v in overrides.items()}, "model": "intermask",
                 "params": n_params(kit.transformer), "tokenizer_params": n_params(kit.tokenizer),
                 "train_seconds": train_s, "val_acc": (history.get("val_acc") or [None])[-1],
@@ -179,7 +186,7 @@ class AblationBench:
         guidance = kit.model.cfg.guidance if guidance is None else guidance
         report = self._evaluate(kit, steps, guidance)
         timing = time_generation(lambda: kit.generate(TIMING_PROMPT, seconds=3.0, seed=0, steps=steps,
-                                                      guidance=guidance), self.timing_threads)
+                                                      guidance=guidance), self.timing_threads, self.timing_repeats)
         return {"name": DIFFUSION, "overrides": {}, "model": "diffusion", "params": n_params(kit.model),
                 "tokenizer_params": 0, "train_seconds": train_s,
                 "val_loss": (history.get("val_loss") or [None])[-1], "decode_steps": steps, "guidance": guidance,
@@ -189,7 +196,7 @@ class AblationBench:
         """What every row shares, for the table's header."""
         return {"preset": self.preset.name, "steps": self.steps, "vq_steps": self.vq_steps, "seed": self.seed,
                 "replications": self.replications, "mm_prompts": self.mm_prompts,
-                "test_clips": len(self.splits["test"][: self.eval_clips]), "train_clips": len(self.splits["train"]),
+                "test_clips": len(self.test_clips()), "train_clips": len(self.splits["train"]),
                 "batch_size": self.preset.transformer_train.batch_size, "threads": torch.get_num_threads(),
                 "tokenizer_seconds": {k: v[1] for k, v in self.tokenizers.items()}}
 
