@@ -94,15 +94,18 @@ class AblationBench:
     kits: dict = field(default_factory=dict)  # name -> the trained Kit / DiffusionKit (for sweeps and examples)
 
     @classmethod
-    def build(cls, preset="lab", steps: int | None = None, vq_steps: int | None = None, **kwargs) -> "AblationBench":
-        """Make the preset's dataset and split, and load (or, without a checkpoint, train) its evaluator."""
+    def build(cls, preset="lab", steps: int | None = None, vq_steps: int | None = None, clips=None,
+              evaluator_dir=None, **kwargs) -> "AblationBench":
+        """Make the preset's dataset (or take `clips`) and its split, and load its evaluator: from
+        evaluator_dir/<preset>/ (default out_dir/evaluator), else the shipped one, else train one there."""
         from ..data.synthetic import make_dataset, split_dataset
         from ..kit import load_or_train
         preset = get_preset(preset) if isinstance(preset, str) else preset
-        clips = make_dataset(preset.data.n_clips, preset.data.seed, progress=False)
+        clips = make_dataset(preset.data.n_clips, preset.data.seed, progress=False) if clips is None else list(clips)
         out = kwargs.get("out_dir")
-        evaluator = load_or_train("evaluator", preset, None if out is None else Path(out) / "evaluator",
-                                  progress=kwargs.get("progress", False), seed=kwargs.get("seed", 0))
+        evaluator_dir = evaluator_dir or (None if out is None else Path(out) / "evaluator")
+        evaluator = load_or_train("evaluator", preset, evaluator_dir, progress=kwargs.get("progress", False),
+                                  seed=kwargs.get("seed", 0))
         return cls(preset, clips, split_dataset(clips), evaluator, steps or preset.transformer_train.steps,
                    vq_steps or preset.vq_train.steps, **kwargs)
 
@@ -199,6 +202,24 @@ class AblationBench:
                 "test_clips": len(self.test_clips()), "train_clips": len(self.splits["train"]),
                 "batch_size": self.preset.transformer_train.batch_size, "threads": torch.get_num_threads(),
                 "tokenizer_seconds": {k: v[1] for k, v in self.tokenizers.items()}}
+
+
+def differences(table: dict, metric: str, higher_is_better: bool = True) -> list[dict]:
+    """Each row against the first (the reference): the difference of means and whether the two 95 % intervals
+    are apart ("better", "worse") or overlap ("within the intervals")."""
+    if not table["rows"]:
+        raise ValueError("the table has no rows")
+    ref = table["rows"][0]["metrics"][metric]
+    out = []
+    for row in table["rows"][1:]:
+        stat = row["metrics"].get(metric)
+        if stat is None:
+            continue
+        delta = stat["mean"] - ref["mean"]
+        apart = abs(delta) > stat["ci"] + ref["ci"]
+        verdict = ("better" if (delta > 0) == higher_is_better else "worse") if apart else "within the intervals"
+        out.append({"name": row["name"], "mean": stat["mean"], "delta": delta, "verdict": verdict})
+    return out
 
 
 # ---------------------------------------------------------------- the table as Markdown
