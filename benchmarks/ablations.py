@@ -45,6 +45,8 @@ def parse_args(argv=None):
     parser.add_argument("--only", nargs="*", default=None, help="variant names to run (default: all)")
     parser.add_argument("--no-diffusion", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for training and evaluation")
+    parser.add_argument("--timing-threads", type=int, nargs="+", default=[1, 2],
+                        help="thread counts the time per interaction is measured with")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/ablations")
     parser.add_argument("--quick", action="store_true", help="smoke preset, tiny budget: proves the script runs")
@@ -63,7 +65,7 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     bench = AblationBench.build(args.preset, args.steps, args.vq_steps, seed=args.seed, replications=args.replications,
                                 mm_prompts=args.mm_prompts, eval_clips=args.eval_clips, out_dir=out,
-                                timing_threads=(1,) if args.quick else (1, 2), timing_repeats=1 if args.quick else 3)
+                                timing_threads=(1,) if args.quick else tuple(args.timing_threads), timing_repeats=1 if args.quick else 3)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     table = {"rows": [], "steps_sweep": [], "guidance_sweep": [], "diffusion_steps_sweep": []}
 
