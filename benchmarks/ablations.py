@@ -65,7 +65,8 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     bench = AblationBench.build(args.preset, args.steps, args.vq_steps, seed=args.seed, replications=args.replications,
                                 mm_prompts=args.mm_prompts, eval_clips=args.eval_clips, out_dir=out,
-                                timing_threads=(1,) if args.quick else tuple(args.timing_threads), timing_repeats=1 if args.quick else 3)
+                                timing_threads=(1,) if args.quick else tuple(args.timing_threads),
+                                timing_repeats=1 if args.quick else 3)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     table = {"rows": [], "steps_sweep": [], "guidance_sweep": [], "diffusion_steps_sweep": []}
 

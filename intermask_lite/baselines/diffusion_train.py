@@ -121,8 +121,8 @@ def train_diffusion(preset, train_clips, val_clips, *, out_dir=None, device="aut
     train_set = DiffusionClips(train_clips, mean, std, fps, max_frames)
     model = build_diffusion(preset, config, [c for clip in train_clips for c in clip.captions])
     model.motion_mean, model.motion_std = mean, std
-    loader = DataLoader(train_set, batch_size=tcfg.batch_size, shuffle=True, drop_last=len(train_set) >= tcfg.batch_size,
-                        num_workers=tcfg.num_workers)
+    loader = DataLoader(train_set, batch_size=tcfg.batch_size, shuffle=True,
+                        drop_last=len(train_set) >= tcfg.batch_size, num_workers=tcfg.num_workers)
     val_fn = _val_fn(DiffusionClips(val_clips, mean, std, fps, max_frames), tcfg.batch_size) if val_clips else None
     extra = {"preset": preset.to_dict(), "diffusion": asdict(config), "vocab": model.text_encoder.vocab,
              "mean": mean.tolist(), "std": std.tolist()}

@@ -118,7 +118,8 @@ def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, steps: int =
            top_k: int | float | None = None, temperature: float = 1.0,
            generator: torch.Generator | None = None, fixed: torch.Tensor | None = None,
            fixed_mask: torch.Tensor | None = None, trace: bool = False, n_rows: int = N_ROWS):
-    """Fill every free position of (B, 2, R, C) token maps (R = n_rows: 5 for 2D tokens, 1 for 1D) in `steps` steps.
+    """Fill every free position of (B, 2, R, C) token maps in `steps` confident steps (R = n_rows: 5 rows for
+    2D tokens, 1 for 1D).
 
     logits_fn(ids, cond_scale) -> logits (B, 2, R, C, nb_code); guidance happens inside it (see
     model_logits_fn). It gets CPU ids; the logits of masked positions come back to the CPU, where all

@@ -190,7 +190,8 @@ def load_transformer(path: str | Path):
     if missing:
         raise ValueError(f"{path} lacks {sorted(missing)} in its 'extra' entry; retrain with train_transformer")
     preset = Preset.from_dict(extra["preset"])
-    model = build_transformer(preset, int(extra["nb_code"]), vocab=extra["vocab"], n_rows=int(extra.get("n_rows", N_ROWS)))
+    model = build_transformer(preset, int(extra["nb_code"]), vocab=extra["vocab"],
+                              n_rows=int(extra.get("n_rows", N_ROWS)))
     load_weights(model, ckpt["model"], path)
     model.eval()
     return model, model.text_encoder
