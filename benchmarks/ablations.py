@@ -26,9 +26,11 @@ from pathlib import Path
 
 import torch
 
+from intermask_lite.checkpoints import SHIPPED_DIR
 from intermask_lite.config import DECODE_STEPS, GUIDANCE
 from intermask_lite.eval.ablations import DIFFUSION, VARIANTS, AblationBench, table_markdown
 from intermask_lite.eval.report_io import _plain, environment
+from intermask_lite.vq.pipeline import load_tokenizer
 
 
 def parse_args(argv=None):
@@ -42,6 +44,9 @@ def parse_args(argv=None):
     parser.add_argument("--steps-sweep", type=int, nargs="*", default=[1, 5, 10, 20])
     parser.add_argument("--guidance-sweep", type=float, nargs="*", default=[1.0, 1.5, 2.0, 3.0])
     parser.add_argument("--diffusion-steps", type=int, nargs="*", default=[10, 50], help="DDIM steps swept")
+    parser.add_argument("--tokenizer", default=None,
+                        help="a 2D tokenizer checkpoint for every 2D row ('shipped': data/checkpoints/<preset>_vq.pt) "
+                             "instead of one trained with --vq-steps")
     parser.add_argument("--only", nargs="*", default=None, help="variant names to run (default: all)")
     parser.add_argument("--no-diffusion", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for training and evaluation")
@@ -67,6 +72,10 @@ def main(argv=None) -> dict:
                                 mm_prompts=args.mm_prompts, eval_clips=args.eval_clips, out_dir=out,
                                 timing_threads=(1,) if args.quick else tuple(args.timing_threads),
                                 timing_repeats=1 if args.quick else 3)
+    if args.tokenizer:
+        path = SHIPPED_DIR / f"{args.preset}_vq.pt" if args.tokenizer == "shipped" else Path(args.tokenizer)
+        bench.tokenizers["2d"] = (load_tokenizer(path), 0.0)
+        bench.tokenizer_source = path.name
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     table = {"rows": [], "steps_sweep": [], "guidance_sweep": [], "diffusion_steps_sweep": []}
 

@@ -91,7 +91,8 @@ class AblationBench:
     progress: bool = False
     tokenizers: dict = field(default_factory=dict)
     ground_truth: dict | None = None  # the ground-truth row of the first evaluation (the same for every row)
-    kits: dict = field(default_factory=dict)  # name -> the trained Kit / DiffusionKit (for sweeps and examples)
+    kits: dict = field(default_factory=dict)
+    tokenizer_source: str | None = None  # the file of a 2D tokenizer given from outside (None: trained here)  # name -> the trained Kit / DiffusionKit (for sweeps and examples)
 
     @classmethod
     def build(cls, preset="lab", steps: int | None = None, vq_steps: int | None = None, clips=None,
@@ -201,7 +202,8 @@ class AblationBench:
                 "replications": self.replications, "mm_prompts": self.mm_prompts,
                 "test_clips": len(self.test_clips()), "train_clips": len(self.splits["train"]),
                 "batch_size": self.preset.transformer_train.batch_size, "threads": torch.get_num_threads(),
-                "tokenizer_seconds": {k: v[1] for k, v in self.tokenizers.items()}}
+                "tokenizer_seconds": {k: v[1] for k, v in self.tokenizers.items()},
+                "tokenizer_2d": self.tokenizer_source or f"trained here, {self.vq_steps} steps"}
 
 
 def differences(table: dict, metric: str, higher_is_better: bool = True) -> list[dict]:
