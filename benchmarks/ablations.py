@@ -28,7 +28,7 @@ import torch
 
 from intermask_lite.checkpoints import SHIPPED_DIR
 from intermask_lite.config import DECODE_STEPS, GUIDANCE
-from intermask_lite.eval.ablations import DIFFUSION, VARIANTS, AblationBench, table_markdown
+from intermask_lite.eval.ablations import DIFFUSION, VARIANTS, AblationBench, merge_tables, table_markdown
 from intermask_lite.eval.report_io import _plain, environment
 from intermask_lite.vq.pipeline import load_tokenizer
 
@@ -54,6 +54,10 @@ def parse_args(argv=None):
                         help="thread counts the time per interaction is measured with")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/ablations")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="no runs: join tables measured with the same settings (e.g. parallel runs with --only)")
+    parser.add_argument("--token-rows", default=None, metavar="JSON",
+                        help="with --merge: a table whose rows form the 2D-against-1D section")
     parser.add_argument("--quick", action="store_true", help="smoke preset, tiny budget: proves the script runs")
     if parser.parse_known_args(argv)[0].quick:  # smaller defaults; options given still count
         parser.set_defaults(preset="smoke", steps=6, vq_steps=6, replications=2, mm_prompts=2, steps_sweep=[1, 2],
@@ -61,8 +65,22 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def merge(args) -> dict:
+    """--merge: one table (Markdown and JSON in --out) from the given JSON tables."""
+    read = lambda path: json.loads(Path(path).read_text(encoding="utf-8"))  # noqa: E731
+    table = merge_tables([read(p) for p in args.merge], read(args.token_rows) if args.token_rows else None)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ablations.json").write_text(json.dumps(_plain(table), indent=1), encoding="utf-8")
+    (out / "ablations.md").write_text(table_markdown(table), encoding="utf-8")
+    print(table_markdown(table))
+    return table
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.merge:
+        return merge(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)

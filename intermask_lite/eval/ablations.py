@@ -224,6 +224,27 @@ def differences(table: dict, metric: str, higher_is_better: bool = True) -> list
     return out
 
 
+def merge_tables(parts: list[dict], token_part: dict | None = None) -> dict:
+    """One table from parts measured with the same settings (e.g. by parallel runs with --only): rows in the order
+    of VARIANTS, then the baseline; sweeps joined. token_part: a table whose rows form the 2D-against-1D section
+    (its tokenizers trained with their own budget)."""
+    if not parts:
+        raise ValueError("merge_tables needs at least one table")
+    order = [*VARIANTS, DIFFUSION]
+    rows = sorted((r for p in parts for r in p["rows"]), key=lambda r: order.index(r["name"]) if r["name"] in order
+                  else len(order))
+    names = [r["name"] for r in rows]
+    if len(set(names)) != len(names):
+        raise ValueError(f"rows measured twice: {sorted({n for n in names if names.count(n) > 1})}")
+    merged = {**parts[0], "rows": rows, "seconds": max(p.get("seconds", 0) for p in parts),
+              "parts": [p["settings"] for p in parts]}
+    for key in ("steps_sweep", "guidance_sweep", "diffusion_steps_sweep"):
+        merged[key] = [r for p in parts for r in p.get(key) or []]
+    if token_part is not None:
+        merged["token_rows"], merged["token_settings"] = token_part["rows"], token_part["settings"]
+    return merged
+
+
 # ---------------------------------------------------------------- the table as Markdown
 COLUMNS = (("fid", "FID ↓"), ("top3@32", "R@3 ↑"), ("mm_dist", "MM Dist ↓"), ("diversity", "Diversity →GT"),
            ("multimodality", "MModality ↑"), ("class_acc", "Class acc ↑"))
@@ -234,8 +255,10 @@ def _cell(stat) -> str:
 
 
 def _rows_markdown(rows: list[dict], first: str, keys) -> list[str]:
+    threads = sorted({k for row in rows for k in (row.get("gen_seconds") or {})})
+    timing = " / ".join(k.split("_")[0] for k in threads) or "-"
     lines = [f"| {first} | params | train min | " + " | ".join(label for _, label in keys)
-             + " | s per interaction (1 / 2 threads) |", "|---" * (len(keys) + 4) + "|"]
+             + f" | s per interaction ({timing} threads) |", "|---" * (len(keys) + 4) + "|"]
     for row in rows:
         train = "" if row.get("train_seconds") is None else f"{row['train_seconds'] / 60:.1f}"
         gen = row.get("gen_seconds") or {}
@@ -251,11 +274,12 @@ def _rows_markdown(rows: list[dict], first: str, keys) -> list[str]:
 def table_markdown(table: dict) -> str:
     """The JSON table of benchmarks/ablations.py as Markdown: settings, the variants, the sweeps."""
     s = table["settings"]
+    tokenizer = s.get("tokenizer_2d") or f"trained here, {s['vq_steps']} steps"
     pool = [k for k in (table["rows"][0]["metrics"] if table["rows"] else {}) if k.startswith("top3@")]
     keys = [(pool[0] if pool and k == "top3@32" else k, label) for k, label in COLUMNS]
     lines = ["# Ablations and the diffusion baseline", "",
              f"- preset `{s['preset']}`; every model trained {s['steps']} steps (batch {s['batch_size']}, "
-             f"seed {s['seed']}) on {s['train_clips']} built-in clips; tokenizers (2D and 1D) {s['vq_steps']} steps",
+             f"seed {s['seed']}) on {s['train_clips']} built-in clips; 2D tokenizer: {tokenizer}",
              f"- evaluated on {s['test_clips']} test clips, {s['replications']} replications (mean ± 95 % "
              f"interval), MultiModality over {s['mm_prompts']} prompts; InterMask decodes {DECODE_STEPS} steps "
              f"with guidance {GUIDANCE:g} unless a row says otherwise",
@@ -263,6 +287,10 @@ def table_markdown(table: dict) -> str:
     gt = table.get("ground_truth")
     lines += _rows_markdown(table["rows"] + ([{"name": "ground truth", "params": 0, "metrics": gt}] if gt else []),
                             "variant", keys)
+    if table.get("token_rows"):
+        ts = table["token_settings"]
+        lines += ["", f"## 2D against 1D tokens (both tokenizers trained {ts['vq_steps']} steps here, "
+                  f"transformers {ts['steps']} steps)", ""] + _rows_markdown(table["token_rows"], "variant", keys)
     for title, key in (("Decoding steps (InterMask)", "steps_sweep"), ("Guidance scale (InterMask)", "guidance_sweep"),
                        ("DDIM steps (diffusion baseline)", "diffusion_steps_sweep")):
         if table.get(key):
