@@ -142,3 +142,32 @@ def test_table_script_quick_writes_markdown_and_json(tmp_path):
     assert table["settings"]["steps"] == 6 and table["ground_truth"]["fid"]["mean"] == pytest.approx(0, abs=1e-6)
     markdown = (out / "ablations.md").read_text()
     assert markdown == table_markdown(table) and "| 1D tokens |" in markdown and "## DDIM steps" in markdown
+
+
+def _row(name, value, model="intermask"):
+    return {"name": name, "model": model, "params": 1000, "train_seconds": 60.0, "decode_steps": 20, "guidance": 2.0,
+            "metrics": {"class_acc": {"mean": value, "ci": 0.01}}, "gen_seconds": {"1_threads": 0.5}}
+
+
+def _table(rows, **extra):
+    settings = {"preset": "lab", "steps": 200, "vq_steps": 150, "seed": 0, "replications": 2, "mm_prompts": 2,
+                "test_clips": 42, "train_clips": 1596, "batch_size": 16, "threads": 1}
+    return {"rows": rows, "settings": settings, "steps_sweep": [], "guidance_sweep": [], **extra}
+
+
+def test_merge_orders_rows_as_the_variants_and_refuses_duplicates():
+    from intermask_lite.eval.ablations import DIFFUSION, differences, merge_tables
+    a = _table([_row(DIFFUSION, 0.2, "diffusion"), _row("independent people", 0.5)],
+               diffusion_steps_sweep=[_row(DIFFUSION, 0.1, "diffusion")])
+    b = _table([_row("no cross-attention", 0.59), _row("InterMask (2D tokens)", 0.6)],
+               steps_sweep=[_row("InterMask (2D tokens)", 0.3)])
+    merged = merge_tables([a, b], token_part=_table([_row("InterMask (2D tokens)", 0.1), _row("1D tokens", 0.2)]))
+    assert [r["name"] for r in merged["rows"]] == ["InterMask (2D tokens)", "no cross-attention",
+                                                   "independent people", DIFFUSION]
+    assert len(merged["steps_sweep"]) == 1 and len(merged["diffusion_steps_sweep"]) == 1
+    assert "## 2D against 1D tokens" in table_markdown(merged)
+    verdicts = {d["name"]: d["verdict"] for d in differences(merged, "class_acc")}
+    assert verdicts == {"no cross-attention": "within the intervals", "independent people": "worse",
+                        DIFFUSION: "worse"}
+    with pytest.raises(ValueError, match="measured twice"):
+        merge_tables([b, b])
