@@ -102,6 +102,7 @@ class TransformerConfig:
     n_heads: int = 4             # attention heads (paper 6)
     ff_mult: int = 2             # feed-forward width multiple (paper 4)
     dropout: float = 0.1         # dropout on embeddings and sub-layer outputs
+    joint_self_attn: bool = True  # self-attention over the whole [A][SEP][B] sequence (first sub-layer)
     spatial: bool = True         # spatial attention (across body-part rows)
     temporal: bool = True        # temporal attention (across time columns)
     cross: bool = True           # cross-attention to the other person

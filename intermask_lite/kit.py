@@ -108,7 +108,8 @@ class Kit:
         gen = torch.Generator().manual_seed(int(seed))
         return decode(model_logits_fn(self.transformer, texts), torch.tensor(lengths), n_cols, self.nb_code,
                       steps=steps, schedule=self.preset.transformer.schedule, guidance=guidance, top_k=top_k,
-                      temperature=temperature, generator=gen, fixed=fixed, fixed_mask=fixed_mask, trace=trace)
+                      temperature=temperature, generator=gen, fixed=fixed, fixed_mask=fixed_mask, trace=trace,
+                      n_rows=self.transformer.n_rows)
 
     def _to_motions(self, ids: torch.Tensor, lengths: list[int], texts: list[str]) -> list[Motion]:
         out = []

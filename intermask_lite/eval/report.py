@@ -83,6 +83,12 @@ def _decode_joints(kit, texts, cols, seed, stream, steps, guidance, actor_ids=No
         idx = order[start:start + GEN_BATCH]
         c = [cols[i] for i in idx]
         n_cols = max(c)
+        if not hasattr(kit, "tokenize"):  # a generator without tokens (e.g. baselines.DiffusionKit)
+            joints = kit.generate_joints([texts[i] for i in idx], [FRAMES_PER_TOKEN * n for n in c],
+                                         _chunk_seed(seed, stream, chunk), steps, guidance)
+            for b, i in enumerate(idx):
+                out[i] = joints[b]
+            continue
         fixed = fixed_mask = None
         if actor_ids is not None:
             padded = torch.zeros(len(idx), actor_ids[idx[0]].shape[0], n_cols, dtype=torch.long)  # (B, R, C)
@@ -126,13 +132,17 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
              guidance: float = GUIDANCE, mm_prompts: int | None = None, reaction: bool = True, progress: bool = True) -> dict:
     """Evaluate a Kit against ground truth; returns a JSON-ready dict (see the module docstring).
 
+    kit: a Kit, or any generator with `preset`, `evaluator`, `fps`, `device` and
+    `generate_joints(texts, n_frames, seed, steps, guidance)` -> list of joints (2, n, 22, 3) and no `tokenize`
+    (e.g. baselines.diffusion_train.DiffusionKit): then only the generated row is measured.
+
     clips: test clips (default: the built-in test split of kit.preset); replications: default
     preset.eval.replications; pools: R-precision pool sizes (default preset.eval.pools; pools larger than
     the number of clips are skipped with a note); steps, guidance: decoding steps and guidance scale;
     mm_prompts: prompts used for MultiModality (default preset.eval.mm_prompts, at most the number of clips),
     each sampled preset.eval.mm_samples times; reaction: also evaluate reaction generation.
     """
-    if kit.evaluator is None:
+    if getattr(kit, "evaluator", None) is None:
         raise ValueError("evaluate needs the kit's evaluator: load it with load_pretrained(..., evaluator=True)")
     ecfg = kit.preset.eval
     replications = ecfg.replications if replications is None else int(replications)
@@ -148,15 +158,20 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
     mm_prompts = min(ecfg.mm_prompts if mm_prompts is None else int(mm_prompts), n)
     mm_samples = max(2, ecfg.mm_samples)
     keys = metric_keys(used)
+    tokens = hasattr(kit, "tokenize")  # else a generator of joints alone: no reaction, no reconstruction row
+    if not tokens:
+        reaction = False
+        notes.append("the model has no tokens: generated row only (no reaction, no reconstruction)")
 
     gt_emb = embed_joints(ev, data["joints"], fps)  # (N, D)
-    recon_ids = [kit.tokenize(Motion(j, fps=fps)) for j in data["joints"]]  # each (2, R, C)
-    recon = [kit.detokenize(ids) for ids in recon_ids]
-    recon_emb = embed_joints(ev, recon, fps)
-    frames = [g.shape[1] for g in data["joints"]]
-    recon_mpjpe = {key: float(np.average([metrics.mpjpe(r, g, align_root=aligned)
-                                          for r, g in zip(recon, data["joints"])], weights=frames))
-                   for key, aligned in (("mpjpe_mm", False), ("mpjpe_aligned_mm", True))}  # frame-weighted
+    if tokens:
+        recon_ids = [kit.tokenize(Motion(j, fps=fps)) for j in data["joints"]]  # each (2, R, C)
+        recon = [kit.detokenize(ids) for ids in recon_ids]
+        recon_emb = embed_joints(ev, recon, fps)
+        frames = [g.shape[1] for g in data["joints"]]
+        recon_mpjpe = {key: float(np.average([metrics.mpjpe(r, g, align_root=aligned)
+                                              for r, g in zip(recon, data["joints"])], weights=frames))
+                       for key, aligned in (("mpjpe_mm", False), ("mpjpe_aligned_mm", True))}  # frame-weighted
 
     seeds = [seed * 1000 + r for r in range(replications)]
     rows = {name: [] for name in ROWS}
@@ -186,13 +201,14 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
                                    [ids[0] for ids in recon_ids])
             rows["reaction"].append(_row(ev, embed_joints(ev, react, fps), text_emb, gt_emb, *common))
             first.setdefault("reaction", react)
-        recon_row = _row(ev, recon_emb, text_emb, gt_emb, *common)
-        recon_row.update(recon_mpjpe)
-        rows["reconstruction"].append(recon_row)
+        if tokens:
+            recon_row = _row(ev, recon_emb, text_emb, gt_emb, *common)
+            recon_row.update(recon_mpjpe)
+            rows["reconstruction"].append(recon_row)
 
-    sets = {"ground truth": data["joints"], **first, "reconstruction": recon}
+    sets = {"ground truth": data["joints"], **first, **({"reconstruction": recon} if tokens else {})}
     physics_rows = {name: physics.physics_report(j, fps, labels=data["labels"]) for name, j in sets.items()}
-    if not reaction:
+    if not reaction and tokens:
         notes.append("reaction generation not evaluated (reaction=False)")
     return {
         "preset": kit.preset.name, "n_clips": n, "replications": replications, "seed": seed, "seeds": seeds,

@@ -19,7 +19,7 @@ import torch
 
 from ..config import DECODE_STEPS, GUIDANCE
 from .model import InterMTransformer, forward_with_guidance
-from .tools import get_schedule, lengths_to_valid, sample_logits, top_k_filter
+from .tools import N_ROWS, get_schedule, lengths_to_valid, sample_logits, top_k_filter
 
 LogitsFn = Callable[[torch.Tensor, float], torch.Tensor]  # ids (B, 2, R, C) long, guidance -> (B, 2, R, C, K)
 GREEDY_TEMPERATURE = 1e-6  # temperatures at or below this pick the argmax
@@ -119,8 +119,9 @@ def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, steps: int =
            schedule: str | Callable[[float], float] = "cosine", guidance: float = GUIDANCE,
            top_k: int | float | None = None, temperature: float = 1.0,
            generator: torch.Generator | None = None, fixed: torch.Tensor | None = None,
-           fixed_mask: torch.Tensor | None = None, trace: bool = False):
-    """Fill every free position of (B, 2, R, C) token maps (R = 5 rows) in `steps` confident steps.
+           fixed_mask: torch.Tensor | None = None, trace: bool = False, n_rows: int = N_ROWS):
+    """Fill every free position of (B, 2, R, C) token maps in `steps` confident steps (R = n_rows: 5 rows for
+    2D tokens, 1 for 1D).
 
     logits_fn(ids, guidance) -> logits (B, 2, R, C, nb_code); guidance happens inside it (see
     model_logits_fn). It gets CPU ids; the logits of masked positions come back to the CPU, where all
@@ -131,7 +132,7 @@ def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, steps: int =
     Returns ids (B, 2, R, C) long, and a Trace as well when trace=True.
     """
     lengths = torch.as_tensor(lengths, dtype=torch.long).cpu()       # (B,)
-    valid = lengths_to_valid(lengths, n_cols)                         # (B, 2, R, C) inside the clip
+    valid = lengths_to_valid(lengths, n_cols, n_rows)                 # (B, 2, R, C) inside the clip
     shape = tuple(valid.shape)
     if steps < 1 or nb_code < 1 or temperature < 0:
         raise ValueError(f"need steps >= 1, nb_code >= 1, temperature >= 0; got {steps}, {nb_code}, {temperature}")

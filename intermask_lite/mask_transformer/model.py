@@ -6,8 +6,8 @@ sinusoidal positional encoding (row, column) and there is no person embedding, s
 the logits. Text conditions every sub-layer through adaLN-Zero from the pooled text vector only (the text
 token features are not attended: simpler, and the captions here are short).
 
-One block: joint self-attention + feed-forward over the whole sequence; then, per person with shared
-weights, spatial attention (the 5 rows of one column) plus temporal attention (the columns of one row),
+One block: joint self-attention (unless cfg.joint_self_attn is off) + feed-forward over the whole sequence;
+then, per person with shared weights, spatial attention (the 5 rows of one column) plus temporal attention (the columns of one row),
 summed; then cross-attention from each person to the other's stream as it was before this block's
 spatio-temporal step; then a feed-forward layer. PAD positions are masked as keys in every attention.
 """
@@ -43,7 +43,7 @@ class InterMBlock(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         D, H, p = cfg.latent_dim, cfg.n_heads, cfg.dropout
-        self.self_norm, self.self_attn = AdaLN(D), Attention(D, H)
+        self.self_norm, self.self_attn = (AdaLN(D), Attention(D, H)) if cfg.joint_self_attn else (None, None)
         self.ff1_norm, self.ff1 = AdaLN(D), FeedForward(D, cfg.ff_mult, p)
         self.spatial = Attention(D, H) if cfg.spatial else None
         self.temporal = Attention(D, H) if cfg.temporal else None
@@ -58,8 +58,9 @@ class InterMBlock(nn.Module):
         """x (B, 2, 5, T, D), sep (B, 1, D), c (B, D), valid (B, 2, 5, T) bool, seq_allowed (B, 1|N, N)."""
         B, _, R, T, D = x.shape
         seq = torch.cat([x[:, 0].flatten(1, 2), sep, x[:, 1].flatten(1, 2)], 1)  # (B, N, D), N = 2RT + 1
-        h, gate = self.self_norm(seq, c)
-        seq = seq + gate * self.drop(self.self_attn(h, h, seq_allowed))
+        if self.self_attn is not None:
+            h, gate = self.self_norm(seq, c)
+            seq = seq + gate * self.drop(self.self_attn(h, h, seq_allowed))
         h, gate = self.ff1_norm(seq, c)
         seq = seq + gate * self.drop(self.ff1(h))
         n = R * T
@@ -96,9 +97,9 @@ class InterMBlock(nn.Module):
 class InterMTransformer(nn.Module):
     """ids (B, 2, 5, T') + text -> logits over the codes (B, 2, 5, T', nb_code)."""
 
-    def __init__(self, cfg: TransformerConfig, nb_code: int, text_encoder: TextEncoder):
+    def __init__(self, cfg: TransformerConfig, nb_code: int, text_encoder: TextEncoder, n_rows: int = N_ROWS):
         super().__init__()
-        self.cfg = cfg
+        self.cfg, self.n_rows = cfg, n_rows  # token rows per person: 5 (2D tokenizer) or 1 (1D)
         self.ids = TokenIds(nb_code)
         D = cfg.latent_dim
         self.text_encoder = text_encoder
@@ -119,8 +120,8 @@ class InterMTransformer(nn.Module):
         return self.text_encoder(list(text))[2]
 
     def _check_ids(self, ids: torch.Tensor) -> None:
-        if ids.dim() != 4 or ids.shape[1] != 2 or ids.shape[2] != N_ROWS or ids.dtype != torch.long:
-            raise ValueError(f"ids must be a long tensor (B, 2, {N_ROWS}, T'), got {tuple(ids.shape)} {ids.dtype}")
+        if ids.dim() != 4 or ids.shape[1] != 2 or ids.shape[2] != self.n_rows or ids.dtype != torch.long:
+            raise ValueError(f"ids must be a long tensor (B, 2, {self.n_rows}, T'), got {tuple(ids.shape)} {ids.dtype}")
         if ids.numel() and (ids.min() < 0 or ids.max() > self.ids.pad):
             raise ValueError(f"ids must be codes 0..{self.ids.nb_code - 1}, MASK={self.ids.mask} or "
                              f"PAD={self.ids.pad}; got values in [{int(ids.min())}, {int(ids.max())}]")

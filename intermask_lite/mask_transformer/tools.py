@@ -61,20 +61,20 @@ def get_schedule(name: str):
 
 
 # ---------------------------------------------------------------- padding and masks
-def lengths_to_valid(lengths: torch.Tensor, n_cols: int) -> torch.Tensor:
-    """(B,) token-column lengths -> (B, 2, 5, n_cols) bool, True where the column is inside the clip."""
+def lengths_to_valid(lengths: torch.Tensor, n_cols: int, n_rows: int = N_ROWS) -> torch.Tensor:
+    """(B,) token-column lengths -> (B, 2, n_rows, n_cols) bool, True where the column is inside the clip."""
     if lengths.dim() != 1:
         raise ValueError(f"lengths must have shape (B,), got {tuple(lengths.shape)}")
     if (lengths < 1).any() or (lengths > n_cols).any():
         raise ValueError(f"lengths must lie in [1, {n_cols}] token columns, got {lengths.tolist()}")
     cols = torch.arange(n_cols, device=lengths.device)  # (T',)
     valid = cols[None, :] < lengths[:, None]  # (B, T')
-    return valid[:, None, None, :].expand(-1, 2, N_ROWS, -1)  # (B, 2, 5, T')
+    return valid[:, None, None, :].expand(-1, 2, n_rows, -1)  # (B, 2, R, T')
 
 
 def pad_tokens(tokens: torch.Tensor, lengths: torch.Tensor, ids: TokenIds) -> torch.Tensor:
-    """Write PAD into every column at or beyond each sample's length. tokens (B, 2, 5, T')."""
-    valid = lengths_to_valid(lengths, tokens.shape[-1])  # (B, 2, 5, T')
+    """Write PAD into every column at or beyond each sample's length. tokens (B, 2, R, T')."""
+    valid = lengths_to_valid(lengths, tokens.shape[-1], tokens.shape[2])  # (B, 2, R, T')
     return torch.where(valid, tokens, torch.full_like(tokens, ids.pad))
 
 

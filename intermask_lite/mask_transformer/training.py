@@ -12,7 +12,7 @@ from ..config import FRAMES_PER_TOKEN, Preset, TransformerConfig, get_preset
 from ..text import build_text_encoder
 from ..utils import get_device, load_checkpoint, load_weights, seed_everything
 from .model import InterMTransformer
-from .tools import bert_corrupt, get_schedule, random_mask_by_ratio
+from .tools import N_ROWS, bert_corrupt, get_schedule, random_mask_by_ratio
 
 
 
@@ -139,10 +139,11 @@ def make_val_fn(cfg: TransformerConfig, dataset: TokenDataset, batch_size: int, 
 
 # ---------------------------------------------------------------- pipeline
 def build_transformer(preset: Preset, nb_code: int, captions: list[str] | None = None,
-                      vocab: list[str] | None = None) -> InterMTransformer:
-    """A fresh Inter-M with its text encoder (the scratch vocabulary from `captions` or `vocab`)."""
+                      vocab: list[str] | None = None, n_rows: int = N_ROWS) -> InterMTransformer:
+    """A fresh Inter-M with its text encoder (the scratch vocabulary from `captions` or `vocab`);
+    n_rows: token rows per person of its tokenizer (5 for 2D, 1 for 1D)."""
     text_encoder = build_text_encoder(preset.text, captions, vocab=vocab)
-    return InterMTransformer(preset.transformer, nb_code, text_encoder)
+    return InterMTransformer(preset.transformer, nb_code, text_encoder, n_rows)
 
 
 def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None, device="auto", progress=True,
@@ -166,10 +167,11 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
         tokens = tokenize_clips(part, tokenizer, preset.data.max_frames, device=dev)
         datasets[name] = TokenDataset(tokens, [list(c.captions) for c in part])
     captions = [c for caps in datasets["train"].captions for c in caps]
-    model = build_transformer(preset, tokenizer.cfg.nb_code, captions)
+    model = build_transformer(preset, tokenizer.cfg.nb_code, captions, n_rows=tokenizer.token_rows)
     tcfg = preset.transformer_train
     loader = train_loader(datasets["train"], tcfg)  # this process's share of each global batch
-    extra = {"preset": preset.to_dict(), "nb_code": tokenizer.cfg.nb_code, "vocab": model.text_encoder.vocab}
+    extra = {"preset": preset.to_dict(), "nb_code": tokenizer.cfg.nb_code, "vocab": model.text_encoder.vocab,
+             "n_rows": tokenizer.token_rows}
     val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size) if "val" in datasets else None
     history = fit(model, make_loss_fn(preset.transformer), loader, tcfg, val_fn=val_fn,
                   out_dir=out_dir, kind="transformer", extra=extra, device=device, progress=progress, seed=seed)
@@ -184,7 +186,8 @@ def load_transformer(path: str | Path):
     if missing:
         raise ValueError(f"{path} lacks {sorted(missing)} in its 'extra' entry; retrain with train_transformer")
     preset = Preset.from_dict(extra["preset"])
-    model = build_transformer(preset, int(extra["nb_code"]), vocab=extra["vocab"])
+    model = build_transformer(preset, int(extra["nb_code"]), vocab=extra["vocab"],
+                              n_rows=int(extra.get("n_rows", N_ROWS)))
     load_weights(model, ckpt["model"], path)
     model.eval()
     return model, model.text_encoder
