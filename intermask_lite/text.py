@@ -62,15 +62,20 @@ class MiniLMBackbone:
             self.cache = torch.load(self.cache_file, map_location="cpu", weights_only=True)
 
     @torch.no_grad()
-    def token_features(self, texts: list[str]) -> list[torch.Tensor]:
-        """Per caption, the last hidden states of its word-piece tokens (n_tokens, 384); cached."""
-        todo = sorted({t for t in texts if t not in self.cache})
-        if todo:
-            enc = self.tokenizer(todo, padding=True, truncation=True, max_length=self.max_words + 2,
+    def token_features(self, texts: list[str], batch_size: int = 256) -> list[torch.Tensor]:
+        """Per caption, the last hidden states of its word-piece tokens (n_tokens, 384); cached.
+
+        Captions not seen before are encoded in batches of similar length (little padding), so caching a
+        whole training set up front (`build_text_encoder(cfg, captions)` does) takes seconds."""
+        todo = sorted({t for t in texts if t not in self.cache}, key=lambda t: (len(t), t))
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            enc = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_words + 2,
                                  return_tensors="pt")
             hidden = self.model(**enc).last_hidden_state.float()  # (N, L, 384)
-            for text, h, m in zip(todo, hidden, enc["attention_mask"].bool()):
+            for text, h, m in zip(chunk, hidden, enc["attention_mask"].bool()):
                 self.cache[text] = h[m].clone()  # (n_tokens, 384)
+        if todo:
             if self.cache_file is not None:
                 self.cache_file.parent.mkdir(parents=True, exist_ok=True)
                 torch.save(self.cache, self.cache_file)
@@ -186,11 +191,16 @@ def build_text_encoder(cfg: TextConfig, captions: list[str] | None = None, vocab
                        cache_file: str | Path | None = None) -> TextEncoder:
     """The encoder named by cfg.encoder; "scratch" builds its vocabulary from `captions` (or takes `vocab`).
 
-    cache_file (minilm only): a .pt file keeping the frozen encoder's caption features between runs.
+    cache_file (minilm only): a .pt file keeping the frozen encoder's caption features between runs;
+    minilm with `captions` encodes them all up front, so training never waits for the frozen encoder.
     """
     if cfg.encoder == "scratch" and vocab is None:
         if not captions:
             raise ValueError("the scratch text encoder needs the training captions to build its vocabulary")
         _check_captions(list(captions))
         vocab = build_vocab(captions)
-    return TextEncoder(cfg, vocab if cfg.encoder == "scratch" else None, cache_file)
+    encoder = TextEncoder(cfg, vocab if cfg.encoder == "scratch" else None, cache_file)
+    if encoder.backbone is not None and captions:
+        _check_captions(list(captions))
+        encoder.backbone.token_features(list(captions))  # the frozen features of every training caption, once
+    return encoder
