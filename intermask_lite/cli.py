@@ -127,18 +127,18 @@ def _formats(text: str) -> set[str]:
 def _warnings_to_stderr():
     """The kit's notes on unfamiliar motion and prompts, each printed once as 'warning: ...' on stderr."""
     from .familiarity import UnfamiliarMotionWarning, UnfamiliarPromptWarning
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnfamiliarMotionWarning)
-        warnings.simplefilter("always", UnfamiliarPromptWarning)
-        try:
+    kinds = (UnfamiliarMotionWarning, UnfamiliarPromptWarning)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnfamiliarMotionWarning)
+            warnings.simplefilter("always", UnfamiliarPromptWarning)
             yield
-        finally:
-            for message in dict.fromkeys(str(w.message) for w in caught
-                                         if issubclass(w.category, (UnfamiliarMotionWarning, UnfamiliarPromptWarning))):
-                print(f"warning: {message}", file=sys.stderr)
-            for w in caught:  # anything else goes on as usual
-                if not issubclass(w.category, (UnfamiliarMotionWarning, UnfamiliarPromptWarning)):
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    finally:
+        for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, kinds)):
+            print(f"warning: {message}", file=sys.stderr)
+        for w in caught:  # anything else goes on as usual
+            if not issubclass(w.category, kinds):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def run(args) -> int:
