@@ -142,3 +142,10 @@ def test_prompt_note_on_unknown_words(smoke_kit):
         smoke_kit.generate(["two people shake hands", "zorbs quibble flimflam hands"], seconds=1.0, steps=2)
     notes = [str(w.message) for w in caught if w.category is UnfamiliarPromptWarning]
     assert len(notes) == 1 and "zorbs" in notes[0] and "handshake" in notes[0] and "14 synthetic" in notes[0]
+
+
+def test_the_kit_s_own_floors_are_left_alone(clip):
+    from intermask_lite.data.augment import canonicalize
+    real_style = canonicalize(clip.joints)  # the real-data loaders' convention: lowest foot joint at y = 0
+    assert find_placement(real_style).shift[1] == 0.0 and find_placement(clip.joints).shift[1] == 0.0
+    assert np.isclose(find_placement(clip.joints + np.array([0, 0.1, 0])).shift[1], 0.1, atol=3e-3)
