@@ -6,6 +6,8 @@ import contextlib
 import os
 import sys
 from dataclasses import replace
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from .config import DECODE_STEPS, GUIDANCE
@@ -136,6 +138,24 @@ def _formats(text: str) -> set[str]:
     return formats
 
 
+@contextmanager
+def _warnings_to_stderr():
+    """The kit's notes on unfamiliar motion and prompts, each printed once as 'warning: ...' on stderr."""
+    from .familiarity import UnfamiliarMotionWarning, UnfamiliarPromptWarning
+    kinds = (UnfamiliarMotionWarning, UnfamiliarPromptWarning)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnfamiliarMotionWarning)
+            warnings.simplefilter("always", UnfamiliarPromptWarning)
+            yield
+    finally:
+        for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, kinds)):
+            print(f"warning: {message}", file=sys.stderr)
+        for w in caught:  # anything else goes on as usual
+            if not issubclass(w.category, kinds):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def run(args) -> int:
     from .kit import load_pretrained
     from .utils import set_threads
@@ -144,14 +164,15 @@ def run(args) -> int:
     if args.command in ("generate", "react"):
         formats = _formats(args.formats)
         kit = load_pretrained(args.preset, args.artifacts_dir, args.device, evaluator=False)
-        if args.command == "generate":
-            motions = kit.generate([args.text], seconds=args.seconds, **_sampling_kwargs(args))
-        else:
-            from .motion import Motion
-            if not args.actor.exists():
-                raise SystemExit(f"error: actor file not found: {args.actor}")
-            actor = Motion.load(args.actor) if args.actor.suffix == ".npz" else args.actor
-            motions = kit.react(actor, args.text, **_sampling_kwargs(args))
+        with _warnings_to_stderr():
+            if args.command == "generate":
+                motions = kit.generate([args.text], seconds=args.seconds, **_sampling_kwargs(args))
+            else:
+                from .motion import Motion
+                if not args.actor.exists():
+                    raise SystemExit(f"error: actor file not found: {args.actor}")
+                actor = Motion.load(args.actor) if args.actor.suffix == ".npz" else args.actor
+                motions = kit.react(actor, args.text, **_sampling_kwargs(args))
         for i, m in enumerate(motions):
             files = _write_motion(m, args.out, f"sample_{i:02d}", formats)
             print(f"sample {i}: " + ", ".join(str(f) for f in files))

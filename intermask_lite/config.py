@@ -243,8 +243,11 @@ def smoke() -> Preset:
 
 
 def lab() -> Preset:
-    """The default: a 2-core CPU trains the whole chain in minutes."""
-    return Preset(name="lab")
+    """The default: a 2-core CPU trains the whole chain in minutes.
+
+    Its transformer reads text through the frozen MiniLM (caption features computed once and cached), so that
+    prompts in a user's own words work: the scratch encoder knows only the words of the built-in captions."""
+    return Preset(name="lab", text=TextConfig(encoder="minilm"))
 
 
 def paper() -> Preset:

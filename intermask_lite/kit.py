@@ -16,6 +16,7 @@ from . import config as config_mod
 from .checkpoints import KINDS, SHIPPED_DIR, checkpoint_path, load_or_train
 from .config import DECODE_STEPS, FRAMES_PER_TOKEN, GUIDANCE, seconds_to_columns
 from .motion import Motion
+from .placement import from_canonical, to_canonical
 from .utils import get_device
 
 def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto", evaluator: bool = True,
@@ -74,10 +75,8 @@ class Kit:
 
     @torch.no_grad()
     def tokenize(self, motion) -> torch.Tensor:
-        """Token maps of each person: (P, 5, T/4) long."""
-        joints = torch.as_tensor(self._people(motion))                 # (P, T, 22, 3)
-        grid = self.tokenizer.joints_to_grid(joints)                   # (P, 12, 22, T)
-        return self.tokenizer.encode(grid.to(self.device)).cpu()
+        """Token maps of each person: (P, 5, T/4) long; the same wherever the motion stands (see _placed)."""
+        return self._encode(self._placed(motion)[0])
 
     @torch.no_grad()
     def detokenize(self, ids: torch.Tensor, length: int | None = None) -> np.ndarray:
@@ -87,11 +86,15 @@ class Kit:
         return self.tokenizer.grid_to_joints(grid).cpu().numpy()       # (P, T, 22, 3)
 
     def reconstruct(self, motion) -> Motion:
-        """Through the tokenizer and back: what the tokens keep of a Motion (one or two people)."""
+        """Through the tokenizer and back: what the tokens keep of a Motion (one or two people), where it stands.
+
+        Warns (UnfamiliarMotionWarning) when the motion reconstructs much worse than the built-in test split."""
         src = motion if isinstance(motion, Motion) else None
-        joints = self.detokenize(self.tokenize(motion))
-        return Motion(joints, fps=self.fps, text=(src.text if src else "") + " (reconstructed)",
-                      label=src.label if src else "")
+        canon, placement = self._placed(motion)                        # (P, T, 22, 3)
+        joints = self.detokenize(self._encode(canon))                  # (P, T, 22, 3)
+        self._warn_if_unfamiliar(joints, canon)
+        return Motion(from_canonical(joints, placement), fps=self.fps,
+                      text=(src.text if src else "") + " (reconstructed)", label=src.label if src else "")
 
     # ------------------------------------------------------------------ generation
     def decode_tokens(self, texts: list[str], lengths: list[int], n_cols: int, seed: int = 0,
@@ -131,6 +134,7 @@ class Kit:
                  guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0, trace: bool = False):
         """Two people from text. Returns `samples` Motions per prompt, prompt-major (and the Trace if trace)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
+        self._note_unfamiliar_prompts(texts)
         if not texts or samples < 1:
             raise ValueError(f"need at least one prompt and samples >= 1; got {len(texts)} prompts, samples={samples}")
         cols = self._columns(seconds)
@@ -143,15 +147,20 @@ class Kit:
 
     def react(self, actor, text: str, samples: int = 1, seed: int = 0, steps: int = DECODE_STEPS,
               guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0) -> list[Motion]:
-        """Person B reacting to a given person A (a Motion, a Clip or a BVH path); A's tokens stay fixed."""
+        """Person B reacting to a given person A (a Motion, a Clip or a BVH path); A's tokens stay fixed.
+
+        The two people come back where A stands in the given motion (B next to A, as generated)."""
         from .mask_transformer.generate import reaction_masks
-        ids_a = self.tokenize(actor)[:1]                               # (1, 5, C)
+        self._note_unfamiliar_prompts([text])
+        canon, placement = self._placed(actor, people=1)               # (1, T, 22, 3)
+        ids_a = self._encode(canon)                                    # (1, 5, C)
+        self._warn_if_unfamiliar(self.detokenize(ids_a), canon)
         cols = min(ids_a.shape[-1], self.preset.data.max_frames // FRAMES_PER_TOKEN)
         ids_a = ids_a[..., :cols].expand(samples, -1, -1)              # (S, 5, C)
         fixed, fixed_mask = reaction_masks(ids_a)
         ids = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, guidance, top_k, temperature,
                                  fixed=fixed, fixed_mask=fixed_mask)
-        return self._to_motions(ids, [cols] * samples, [text] * samples)
+        return self._placed_back(self._to_motions(ids, [cols] * samples, [text] * samples), placement)
 
     def inpaint(self, motion, person: str = "B", rows=None, seconds=None, text: str = "", samples: int = 1,
                 seed: int = 0, steps: int = DECODE_STEPS, guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0):
@@ -159,13 +168,68 @@ class Kit:
         from .mask_transformer.generate import inpaint_masks
         if isinstance(motion, Motion) and motion.n_people != 2:
             raise ValueError("inpaint needs a two-person Motion")
-        ids = self.tokenize(motion)                                    # (2, 5, C)
+        canon, placement = self._placed(motion)                        # (2, T, 22, 3)
+        ids = self._encode(canon)                                      # (2, 5, C)
         cols = min(ids.shape[-1], self.preset.data.max_frames // FRAMES_PER_TOKEN)
         ids = ids[None, ..., :cols].expand(samples, -1, -1, -1)        # (S, 2, 5, C)
         span = None if seconds is None else (seconds_to_columns(seconds[0], self.fps),
                                              seconds_to_columns(seconds[1], self.fps))
         fixed, fixed_mask = inpaint_masks(ids, person=person, rows=rows, cols=span)
         text = text or getattr(motion, "text", "") or "two people interact"
+        self._note_unfamiliar_prompts([text])
         out = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, guidance, top_k, temperature,
                                  fixed=fixed, fixed_mask=fixed_mask)
-        return self._to_motions(out, [cols] * samples, [text] * samples)
+        return self._placed_back(self._to_motions(out, [cols] * samples, [text] * samples), placement)
+
+    # ------------------------------------------------------------------ the user's frame and unfamiliar input
+    def _placed(self, motion, people: int | None = None):
+        """A user's motion in the models' frame: (joints (P, T, 22, 3), Placement to map results back).
+
+        The first `people` people only (default all); the frame is fixed by the first person at frame 0."""
+        return to_canonical(self._people(motion)[:people])
+
+    @torch.no_grad()
+    def _encode(self, joints: np.ndarray) -> torch.Tensor:
+        """Joints (P, T, 22, 3) already in the models' frame -> token maps (P, 5, T/4) long."""
+        grid = self.tokenizer.joints_to_grid(torch.as_tensor(joints))  # (P, 12, 22, T)
+        return self.tokenizer.encode(grid.to(self.device)).cpu()
+
+    @staticmethod
+    def _placed_back(motions: list[Motion], placement) -> list[Motion]:
+        """Results made in the models' frame, moved to where the user's motion stood (in place; returned)."""
+        for m in motions:
+            m.joints = from_canonical(m.joints, placement)
+        return motions
+
+    def motion_reference_mm(self) -> float:
+        """The 95th percentile (mm) of the tokenizer's per-clip reconstruction error on the built-in test split."""
+        from .familiarity import REFERENCE_CLIPS, measure_reference, recorded_reference
+        if getattr(self, "_reference_mm", None) is None:
+            value = recorded_reference((self.paths or {}).get("vq"))
+            if value is None:
+                value = measure_reference(self.tokenizer, self.preset, limit=REFERENCE_CLIPS)
+            self._reference_mm = value
+        return self._reference_mm
+
+    def _warn_if_unfamiliar(self, reconstruction: np.ndarray, truth: np.ndarray) -> None:
+        """One UnfamiliarMotionWarning when a user's motion reconstructs much worse than the test split."""
+        import warnings
+
+        from .familiarity import UnfamiliarMotionWarning, motion_error_mm, motion_note
+        from .data.synthetic import CLASSES
+        note = motion_note(motion_error_mm(reconstruction, truth), self.motion_reference_mm(), len(CLASSES))
+        if note:
+            warnings.warn(note, UnfamiliarMotionWarning, stacklevel=3)
+
+    def _note_unfamiliar_prompts(self, texts) -> None:
+        """One UnfamiliarPromptWarning per prompt far from every training caption, naming the nearest classes."""
+        import warnings
+
+        from .familiarity import UnfamiliarPromptWarning
+        from .text import PromptCheck
+        if getattr(self, "_prompt_check", None) is None:
+            self._prompt_check = PromptCheck(self.transformer.text_encoder)
+        for text in dict.fromkeys(t for t in texts if isinstance(t, str) and t.strip()):
+            note = self._prompt_check.note(text)
+            if note:
+                warnings.warn(note, UnfamiliarPromptWarning, stacklevel=3)

@@ -62,15 +62,20 @@ class MiniLMBackbone:
             self.cache = torch.load(self.cache_file, map_location="cpu", weights_only=True)
 
     @torch.no_grad()
-    def token_features(self, texts: list[str]) -> list[torch.Tensor]:
-        """Per caption, the last hidden states of its word-piece tokens (n_tokens, 384); cached."""
-        todo = sorted({t for t in texts if t not in self.cache})
-        if todo:
-            enc = self.tokenizer(todo, padding=True, truncation=True, max_length=self.max_words + 2,
+    def token_features(self, texts: list[str], batch_size: int = 256) -> list[torch.Tensor]:
+        """Per caption, the last hidden states of its word-piece tokens (n_tokens, 384); cached.
+
+        Captions not seen before are encoded in batches of similar length (little padding), so caching a
+        whole training set up front (`build_text_encoder(cfg, captions)` does) takes seconds."""
+        todo = sorted({t for t in texts if t not in self.cache}, key=lambda t: (len(t), t))
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            enc = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_words + 2,
                                  return_tensors="pt")
             hidden = self.model(**enc).last_hidden_state.float()  # (N, L, 384)
-            for text, h, m in zip(todo, hidden, enc["attention_mask"].bool()):
+            for text, h, m in zip(chunk, hidden, enc["attention_mask"].bool()):
                 self.cache[text] = h[m].clone()  # (n_tokens, 384)
+        if todo:
             if self.cache_file is not None:
                 self.cache_file.parent.mkdir(parents=True, exist_ok=True)
                 torch.save(self.cache, self.cache_file)
@@ -186,11 +191,78 @@ def build_text_encoder(cfg: TextConfig, captions: list[str] | None = None, vocab
                        cache_file: str | Path | None = None) -> TextEncoder:
     """The encoder named by cfg.encoder; "scratch" builds its vocabulary from `captions` (or takes `vocab`).
 
-    cache_file (minilm only): a .pt file keeping the frozen encoder's caption features between runs.
+    cache_file (minilm only): a .pt file keeping the frozen encoder's caption features between runs;
+    minilm with `captions` encodes them all up front, so training never waits for the frozen encoder.
     """
     if cfg.encoder == "scratch" and vocab is None:
         if not captions:
             raise ValueError("the scratch text encoder needs the training captions to build its vocabulary")
         _check_captions(list(captions))
         vocab = build_vocab(captions)
-    return TextEncoder(cfg, vocab if cfg.encoder == "scratch" else None, cache_file)
+    encoder = TextEncoder(cfg, vocab if cfg.encoder == "scratch" else None, cache_file)
+    if encoder.backbone is not None and captions:
+        _check_captions(list(captions))
+        encoder.backbone.token_features(list(captions))  # the frozen features of every training caption, once
+    return encoder
+
+
+# ---------------------------------------------------------------- prompts far from the training captions
+FAR_SIMILARITY = 0.4  # minilm: cosine similarity to the nearest known caption below which a prompt is "far"
+FAR_UNKNOWN_SHARE = 1 / 3  # scratch: share of words outside the vocabulary above which a prompt is "far"
+
+
+def known_captions() -> tuple[list[str], list[str]]:
+    """One caption per template of the built-in interactions (each slot's first wording) and its class."""
+    from .data.synthetic.captions import TEMPLATES, _slot_options, _tidy
+    first = {name: options[0] for name, options in _slot_options(None).items()}
+    pairs = [(_tidy(tpl.format(**first)), label) for label, tpls in TEMPLATES.items() for _, tpl in tpls]
+    return [c for c, _ in pairs], [label for _, label in pairs]
+
+
+class PromptCheck:
+    """How close a prompt is to what a text encoder was trained on, and which interactions it is nearest.
+
+    minilm: cosine similarity of sentence embeddings to one caption per template of each class; scratch:
+    the share of words it has never seen, nearest classes by shared words. `note(text)` is None for a
+    familiar prompt, else a sentence naming the nearest interactions.
+    """
+
+    def __init__(self, encoder: TextEncoder):
+        self.encoder = encoder
+        self.captions, self.labels = known_captions()
+        self.classes = sorted(set(self.labels))
+        self._embedded = None  # (K, 384) sentence vectors of self.captions, computed on first use
+
+    def nearest(self, text: str, k: int = 3) -> list[tuple[str, float]]:
+        """The k nearest interaction classes with their score (similarity or shared-word share), best first."""
+        if self.encoder.backbone is not None:
+            if self._embedded is None:
+                self._embedded = self.encoder.backbone.sentence_embedding(self.captions)  # (K, 384)
+            scores = (self.encoder.backbone.sentence_embedding([text]) @ self._embedded.T)[0].tolist()  # (K,)
+        else:
+            words = set(split_words(text))
+            scores = [len(words & set(split_words(c))) / max(1, len(words | set(split_words(c))))
+                      for c in self.captions]
+        best = {}
+        for score, label in zip(scores, self.labels):
+            best[label] = max(best.get(label, -1.0), float(score))
+        return sorted(best.items(), key=lambda item: -item[1])[:k]
+
+    def note(self, text: str) -> str | None:
+        """None when `text` is close to the training captions; else what to expect, naming the nearest classes."""
+        nearest = self.nearest(text)
+        names = ", ".join(f"{label.replace('_', ' ')} ({score:.2f})" for label, score in nearest)
+        if self.encoder.backbone is not None:
+            if nearest[0][1] >= FAR_SIMILARITY:
+                return None
+            why = (f"its similarity to the nearest training caption is {nearest[0][1]:.2f} (familiar prompts score "
+                   f"above {FAR_SIMILARITY})")
+        else:
+            words = split_words(text)
+            unknown = [w for w in words if w not in self.encoder.word_index]
+            if len(unknown) <= FAR_UNKNOWN_SHARE * max(1, len(words)):
+                return None
+            why = f"{len(unknown)} of its {len(words)} words are unknown to the scratch text encoder ({', '.join(unknown)})"
+        return (f"the prompt {text!r} is far from every caption the models were trained on: {why}. They know "
+                f"{len(self.classes)} synthetic two-person interactions; the nearest: {names}. Expect one of these, "
+                "or rephrase.")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import random
 import socket
@@ -148,6 +149,15 @@ def run_lock(path: str | Path | None, what: str = "this folder"):
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 hex digest of a file, read in 1 MiB blocks (checkpoint manifests, evaluator checksums)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_torch_save(obj, path: str | Path) -> None:

@@ -84,14 +84,21 @@ def _hand_typed_bvh(root_channels: str, root_angles: str, names=sk.JOINT_NAMES) 
     return "\n".join(lines + ["MOTION", "Frames: 1", "Frame Time: 0.05", f"1 0.97 2 {root_angles} {zeros}"])
 
 
+def _file_positions(path) -> np.ndarray:
+    """The first frame's 22 joints in the file's own axes and units (no up-axis or unit conversion): (22, 3)."""
+    skel, _, values = bvh.parse_bvh(path.read_text())
+    return bvh.bvh_forward_kinematics(skel, values)[0, bvh.map_joints(skel.names)]
+
+
 def test_channel_order_is_applied_as_written(tmp_path):
     # Zrotation 90 then Xrotation 90: R = Rz(90) Rx(90) maps the left hip offset (0.07, -0.09, 0) to (0, 0.07, -0.09)
+    # (the turned body stands along +Z, so read_bvh would take the file as Z-up: the file's own axes are checked)
     (tmp_path / "zx.bvh").write_text(_hand_typed_bvh("Zrotation Xrotation Yrotation", "90 90 0"))
-    got = bvh.read_bvh(tmp_path / "zx.bvh", fps=20)[0]
+    got = _file_positions(tmp_path / "zx.bvh")
     np.testing.assert_allclose(got[0], [1, 0.97, 2], atol=1e-6)
     np.testing.assert_allclose(got[1] - got[0], [0, 0.07, -0.09], atol=1e-6)
     (tmp_path / "xz.bvh").write_text(_hand_typed_bvh("Xrotation Zrotation Yrotation", "90 90 0"))
-    got = bvh.read_bvh(tmp_path / "xz.bvh", fps=20)[0]
+    got = _file_positions(tmp_path / "xz.bvh")
     np.testing.assert_allclose(got[1] - got[0], [0.09, 0, 0.07], atol=1e-6)  # R = Rx(90) Rz(90)
 
 
@@ -115,3 +122,44 @@ def test_malformed_files(tmp_path):
         bvh.read_bvh(tmp_path / "none.bvh")
     with pytest.raises(ValueError, match="one or two BVH files"):
         Motion.from_bvh([tmp_path / "b.bvh"] * 3)
+
+
+LIE_ALONG_X = np.array([[0.0, 1, 0], [-1, 0, 0], [0, 0, 1]])  # rest pose turned so that +Y (up) points along +X
+TO_Z_UP = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])     # (x, y, z) -> (x, -z, y)
+
+
+def _lying_rest_pose_file(path, joints, up: str, scale: float, far, fps: float = 20):
+    """A BVH whose rest pose lies along +X (every bone turned by LIE_ALONG_X); the root rotation of each frame
+    stands the body up again, along +Y or +Z, `scale` file units per metre, `far` (metres) added to the root."""
+    from intermask_lite.ik import joints_to_local_rotations, offsets_from_joints
+
+    offsets = offsets_from_joints(joints)
+    local, root = joints_to_local_rotations(joints, offsets)  # (T, 22, 3, 3), (T, 3)
+    world = np.eye(3) if up == "y" else TO_Z_UP
+    rots = LIE_ALONG_X @ local @ LIE_ALONG_X.T                 # children: the same turns, in the lying frame
+    rots[:, 0] = world @ local[:, 0] @ LIE_ALONG_X.T           # the root undoes the lie (and turns Y up to Z up)
+    root_file = (root + np.asarray(far)) @ world.T * scale
+    text = bvh.format_bvh(sk.JOINT_NAMES, sk.PARENTS, offsets @ LIE_ALONG_X.T * scale, rots, root_file,
+                          frame_time=1 / fps)
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("up, scale", [("y", 100.0), ("z", 100.0), ("y", 1.0), ("z", 1000.0)])
+def test_rest_pose_lying_along_x_reads_upright(tmp_path, up, scale):
+    joints = person_joints(24, offsets=sk.scaled_offsets(0.95))  # the truth: Y up, metres
+    far = [35.0, 0.0, -12.0]                                     # the root far from the file's origin
+    path = _lying_rest_pose_file(tmp_path / "lying.bvh", joints, up, scale, far)
+    skel, _, values = bvh.parse_bvh(path.read_text())
+    rest = bvh.bvh_forward_kinematics(skel, np.zeros((1, values.shape[1])))[0, bvh.map_joints(skel.names)]
+    body = rest[sk.joint_index("head")] - rest[[sk.joint_index("left_ankle"), sk.joint_index("right_ankle")]].mean(0)
+    assert body[0] > 5 * np.abs(body[1:]).max()  # the file's rest pose really lies along +X
+    got = bvh.read_bvh(path, fps=20)
+    np.testing.assert_allclose(got, joints + np.array(far), atol=1e-3)
+
+
+def test_a_body_lying_in_every_frame_is_refused_with_the_reason(tmp_path):
+    joints = person_joints(10) @ LIE_ALONG_X.T  # (T, 22, 3) lying along +X all the time
+    path = bvh.write_bvh(tmp_path / "asleep.bvh", joints)
+    with pytest.raises(ValueError, match="cannot tell the up axis.*over the frames"):
+        bvh.read_bvh(path)

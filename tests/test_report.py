@@ -124,3 +124,18 @@ def test_cli_writes_both_files(artifacts, tmp_path, capsys):
     assert code == 0
     assert (out / "report.md").exists() and json.loads((out / "report.json").read_text())["preset"] == "smoke"
     assert "written:" in capsys.readouterr().out
+
+
+def test_paraphrase_row_sits_beside_the_generated_row(report, clips):
+    from intermask_lite.data.synthetic import HELD_OUT_PARAPHRASES
+    from intermask_lite.eval.report import _paraphrases
+    rows = report["rows"]
+    para, gen = rows["generated (paraphrases)"]["class_acc"], rows["generated"]["class_acc"]
+    assert len(para["values"]) == REPS
+    if gen["mean"] > 0:
+        assert math.isclose(report["paraphrase_share"], para["mean"] / gen["mean"])
+        assert any("paraphrases is" in note for note in report["notes"])
+    labels = [c.label for c in clips]
+    chosen = _paraphrases(labels, seed=3)
+    assert all(p in HELD_OUT_PARAPHRASES[label] for p, label in zip(chosen, labels))
+    assert chosen == _paraphrases(labels, seed=3) and _paraphrases(labels + ["tango"], seed=3) is None

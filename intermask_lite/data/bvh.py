@@ -3,8 +3,10 @@
 Export writes one person per file: SMPL joint names, centimetres, Y up, the root's position plus
 Z-Y-X Euler rotations for every joint (rotations from `intermask_lite.ik`). Import runs forward kinematics
 on the file's own skeleton and picks the 22 joints by name; it understands SMPL names and Mixamo names
-(with or without a "mixamorig:" prefix), centimetres / metres / millimetres (told apart by the skeleton's
-height), Y-up or Z-up files, any rotation channel order and any frame rate (resampled linearly).
+(with or without a "mixamorig:" prefix), centimetres / metres / millimetres (told apart by the body's
+height), Y-up or Z-up files, any rotation channel order and any frame rate (resampled linearly). Units and
+up axis come from the animated frames, not the rest pose: many mocap files lay their bones along an axis
+in the rest pose (all along +X, say) and stand the body up only through the rotations of the frames.
 Convention for the root: its position channels are its world position (the root OFFSET is ignored when
 the root has position channels); a non-root joint with position channels uses them instead of its OFFSET.
 """
@@ -142,14 +144,18 @@ def map_joints(names: list[str], source: str = "BVH") -> list[int]:
     return [found[n] for n in skeleton.JOINT_NAMES]
 
 
-def _units_and_up(rest: np.ndarray, source: str) -> tuple[float, bool]:
-    """(scale to metres, z_up) from the rest pose of our 22 joints (22, 3) in file units."""
-    ankles = rest[[skeleton.joint_index("left_ankle"), skeleton.joint_index("right_ankle")]].mean(0)
-    body = rest[skeleton.joint_index("head")] - ankles  # ankle-to-head vector: ~1.5 m along the up axis
+def _units_and_up(frames: np.ndarray, source: str) -> tuple[float, bool]:
+    """(scale to metres, z_up) from the animated frames of our 22 joints (F, 22, 3) in file units.
+
+    The ankle-to-head vector of each frame, its median over the frames: the body stands along the up axis
+    most of the time (a bow or a fall in a few frames does not change it), whatever the rest pose does."""
+    ankles = frames[:, [skeleton.joint_index("left_ankle"), skeleton.joint_index("right_ankle")]].mean(1)  # (F, 3)
+    body = np.median(frames[:, skeleton.joint_index("head")] - ankles, axis=0)  # ~1.5 m along the up axis
     up = int(np.argmax(np.abs(body)))
     if up == 0 or body[up] <= 0:
-        raise ValueError(f"{source}: cannot tell the up axis (ankle-to-head vector in the rest pose is "
-                         f"{np.round(body, 3).tolist()}); expected a Y-up or Z-up skeleton standing upright")
+        raise ValueError(f"{source}: cannot tell the up axis (the median ankle-to-head vector over the frames is "
+                         f"{np.round(body, 3).tolist()}); expected a body standing upright along +Y or +Z in most "
+                         "frames")
     height = float(np.linalg.norm(body))
     scale = 1.0 if height < 10 else 0.01 if height < 500 else 0.001  # metres, centimetres, millimetres
     return scale, up == 2
@@ -163,9 +169,9 @@ def read_bvh(path, fps: float = 20) -> np.ndarray:
         raise FileNotFoundError(f"BVH file not found: {path}")
     skel, frame_time, motion = parse_bvh(path.read_text(), source=str(path))
     index = map_joints(skel.names, source=str(path))
-    rest = bvh_forward_kinematics(skel, np.zeros((1, motion.shape[1])))[0, index]  # (22, 3)
-    scale, z_up = _units_and_up(rest, str(path))
-    joints = bvh_forward_kinematics(skel, motion)[:, index] * scale  # (F, 22, 3)
+    joints = bvh_forward_kinematics(skel, motion)[:, index]  # (F, 22, 3) in file units
+    scale, z_up = _units_and_up(joints, str(path))
+    joints = joints * scale  # (F, 22, 3) metres
     if z_up:
         joints = np.stack([joints[..., 0], joints[..., 2], -joints[..., 1]], axis=-1)  # rotate Z-up to Y-up
     if frame_time <= 0:

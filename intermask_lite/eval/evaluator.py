@@ -25,7 +25,6 @@ same path. The evaluator expects the frame rate it was trained at
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 
@@ -225,8 +224,5 @@ def load_evaluator(path: str | Path, device: str = "cpu") -> Evaluator:
 
 def evaluator_checksum(path: str | Path) -> str:
     """sha256 hex digest of a checkpoint file: results are comparable only under the same evaluator."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from ..utils import file_sha256
+    return file_sha256(path)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..config import Preset, get_preset
+from ..config import get_preset
 from ..distributed import train_loader
 from ..text import build_vocab
 from ..utils import seed_everything

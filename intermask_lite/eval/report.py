@@ -7,6 +7,10 @@ Rows (T2M / InterGen protocol, all measured with the kit's evaluator):
 - ground truth: the real test motions with their captions. FID is GT against itself (~0, a sanity
   check); R-precision, MM Dist, Diversity and class accuracy are the targets the models aim at.
 - generated: one sample per test caption, with that clip's length (capped at preset.data.max_frames).
+- generated (paraphrases): the same, prompted with a held-out paraphrase of the clip's interaction (words the
+  caption templates never produce, data.synthetic.captions.HELD_OUT_PARAPHRASES); R-precision and MM Dist still match
+  against the clip's template caption. Class accuracy here against the generated row's: how well the models
+  follow a user's own words. Left out (with a note) when a clip's class has no paraphrases.
 - reaction: person A taken from the test clip (through the tokenizer), person B generated.
 - reconstruction: each test clip through the tokenizer and back (no transformer); also MPJPE, with the bodies
   where they stand and root-aligned (the pose alone).
@@ -30,11 +34,11 @@ from . import metrics, physics
 from .evaluator import embed_joints, embed_texts
 from .report_io import environment, evaluator_id, write_report  # noqa: F401  (write_report re-exported)
 
-ROWS = ("ground truth", "generated", "reaction", "reconstruction")
+ROWS = ("ground truth", "generated", "generated (paraphrases)", "reaction", "reconstruction")
 GEN_BATCH = 32      # prompts decoded together
 MM_PAIRS = 10       # sample pairs per prompt for MultiModality (T2M's mm_num_times)
 DIV_PAIRS = 300     # random pairs for Diversity (T2M's diversity_times)
-STREAMS = {"generated": 0, "multimodality": 1, "reaction": 2}  # separate random streams per replication
+STREAMS = {"generated": 0, "multimodality": 1, "reaction": 2, "paraphrases": 3}  # separate random streams per replication
 
 
 def metric_keys(pools) -> list[str]:
@@ -61,6 +65,15 @@ def _test_set(kit, clips) -> dict:
         cols.append(n)
     return {"joints": joints, "cols": cols, "captions": [list(c.captions) for c in clips],
             "labels": [c.label for c in clips]}
+
+
+def _paraphrases(labels, seed: int) -> list[str] | None:
+    """One held-out paraphrase per clip label (its own random stream), or None if a label has none."""
+    from ..data.synthetic import HELD_OUT_PARAPHRASES
+    if not all(label in HELD_OUT_PARAPHRASES for label in labels):
+        return None
+    rng = np.random.default_rng([seed, STREAMS["paraphrases"]])
+    return [HELD_OUT_PARAPHRASES[label][rng.integers(len(HELD_OUT_PARAPHRASES[label]))] for label in labels]
 
 
 def _chunk_seed(seed: int, stream: str, chunk: int) -> int:
@@ -129,7 +142,8 @@ def _summarise(per_rep: list[dict], keys: list[str]) -> dict:
 
 
 def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, pools=None, steps: int = DECODE_STEPS,
-             guidance: float = GUIDANCE, mm_prompts: int | None = None, reaction: bool = True, progress: bool = True) -> dict:
+             guidance: float = GUIDANCE, mm_prompts: int | None = None, reaction: bool = True, paraphrases: bool = True,
+             progress: bool = True) -> dict:
     """Evaluate a Kit against ground truth; returns a JSON-ready dict (see the module docstring).
 
     kit: a Kit, or any generator with `preset`, `evaluator`, `fps`, `device` and
@@ -140,7 +154,8 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
     preset.eval.replications; pools: R-precision pool sizes (default preset.eval.pools; pools larger than
     the number of clips are skipped with a note); steps, guidance: decoding steps and guidance scale;
     mm_prompts: prompts used for MultiModality (default preset.eval.mm_prompts, at most the number of clips),
-    each sampled preset.eval.mm_samples times; reaction: also evaluate reaction generation.
+    each sampled preset.eval.mm_samples times; reaction: also evaluate reaction generation; paraphrases: also
+    generate from held-out paraphrases of each clip's class.
     """
     if getattr(kit, "evaluator", None) is None:
         raise ValueError("evaluate needs the kit's evaluator: load it with load_pretrained(..., evaluator=True)")
@@ -196,6 +211,12 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         rows["generated"].append(row)
         first.setdefault("generated", gen)
 
+        para = _paraphrases(data["labels"], rep_seed) if paraphrases else None
+        if para is not None:
+            gen_p = _decode_joints(kit, para, data["cols"], rep_seed, "paraphrases", steps, guidance)
+            rows["generated (paraphrases)"].append(_row(ev, embed_joints(ev, gen_p, fps), text_emb, gt_emb, *common))
+            first.setdefault("generated (paraphrases)", gen_p)
+
         if reaction:
             react = _decode_joints(kit, texts, data["cols"], rep_seed, "reaction", steps, guidance,
                                    [ids[0] for ids in recon_ids])
@@ -210,11 +231,26 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
     physics_rows = {name: physics.physics_report(j, fps, labels=data["labels"]) for name, j in sets.items()}
     if not reaction and tokens:
         notes.append("reaction generation not evaluated (reaction=False)")
+    summary = {name: _summarise(reps, keys) for name, reps in rows.items() if reps}
+    share = paraphrase_share(summary)
+    if share is not None:
+        notes.append(f"class accuracy of motion generated from held-out paraphrases is {share:.2f} x that from "
+                     "template captions")
+    elif paraphrases:
+        notes.append("paraphrases not evaluated: some test clips have classes without held-out paraphrases")
     return {
         "preset": kit.preset.name, "n_clips": n, "replications": replications, "seed": seed, "seeds": seeds,
         "pools": used, "steps": steps, "guidance": guidance, "mm_prompts": mm_prompts, "mm_samples": mm_samples,
-        "metrics": keys, "rows": {name: _summarise(reps, keys) for name, reps in rows.items() if reps},
+        "metrics": keys, "rows": summary, "paraphrase_share": share,
         "gt_half_fid": _summarise([{"fid": v} for v in half_fid], ["fid"])["fid"],
         "physics": physics_rows, "notes": notes, **evaluator_id(kit), "environment": environment(kit.device),
         "seconds": time.perf_counter() - t0,
     }
+
+
+def paraphrase_share(rows: dict) -> float | None:
+    """Class accuracy of the paraphrase row over the generated row's (None when either is missing)."""
+    para, gen = rows.get("generated (paraphrases)"), rows.get("generated")
+    if not para or not gen or not para.get("class_acc") or not gen.get("class_acc") or not gen["class_acc"]["mean"]:
+        return None
+    return para["class_acc"]["mean"] / gen["class_acc"]["mean"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 
-import numpy as np
 import torch
 
 from .. import config as config_mod
