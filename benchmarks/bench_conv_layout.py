@@ -4,7 +4,8 @@
 
 Prints, per thread count, the median seconds of a training step (forward, backward, AdamW) at the preset's
 batch and window in each layout, in float32 and, where this CPU has native bf16, under bf16 autocast, and the
-layout the kit picks there (vq.encdec.conv_layout). Say whether the host was busy when you quote it.
+layout the kit uses (vq.encdec.conv_layout: channels-last unless INTERMASK_CONV_LAYOUT=standard). Where the
+standard layout wins on your CPU, set that variable. Say whether the host was busy when you quote it.
 """
 from __future__ import annotations
 
@@ -59,14 +60,13 @@ def main(argv=None) -> int:
     precisions = [False] + ([True] if cpu_has_bf16() else [])
     print(f"preset {args.preset}: batch {preset.vq_train.batch_size} x window {preset.data.window}, "
           f"torch {torch.__version__}, native bf16 on this CPU: {cpu_has_bf16()}")
-    print(f"{'threads':>7} {'precision':>9} {'standard s':>10} {'chan-last s':>11} {'ratio':>6}  kit picks")
+    print(f"{'threads':>7} {'precision':>9} {'standard s':>10} {'chan-last s':>11} {'ratio':>6}  kit uses")
     for threads in args.threads:
         set_threads(threads)
         for bf16 in precisions:
             seconds = step_seconds(preset, bf16, args.steps)
             plain, last = seconds["standard"], seconds["channels-last"]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                picked = encdec.conv_layout(torch.zeros(1, 1, 1, 1))
+            picked = encdec.conv_layout(torch.zeros(1, 1, 1, 1))
             name = "channels-last" if picked == torch.channels_last else "standard"
             print(f"{threads:>7} {'bf16' if bf16 else 'float32':>9} {plain:>10.4f} {last:>11.4f} "
                   f"{last / plain:>6.2f}  {name}")

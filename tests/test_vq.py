@@ -44,15 +44,17 @@ def test_shapes_1d(length):
     assert model(grid)[0].shape == grid.shape
 
 
-def test_channels_last_only_where_it_pays_and_both_layouts_compute_the_same(monkeypatch):
+def test_the_convolution_layout_is_a_setting_and_both_layouts_compute_the_same(monkeypatch):
     from intermask_lite.vq import encdec
     grid = torch.randn(2, 12, 22, 32)
-    monkeypatch.setattr(encdec, "cpu_has_bf16", lambda: False)
-    assert encdec.conv_layout(grid) == torch.contiguous_format        # float32 on a CPU: standard layout
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert encdec.conv_layout(grid) == torch.contiguous_format    # bf16 emulated: standard too
-        monkeypatch.setattr(encdec, "cpu_has_bf16", lambda: True)
-        assert encdec.conv_layout(grid) == torch.channels_last        # native bf16: channels-last
+    monkeypatch.delenv("INTERMASK_CONV_LAYOUT", raising=False)
+    assert encdec.conv_layout(grid) == torch.channels_last             # the default
+    monkeypatch.setenv("INTERMASK_CONV_LAYOUT", "standard")
+    assert encdec.conv_layout(grid) == torch.contiguous_format
+    monkeypatch.setenv("INTERMASK_CONV_LAYOUT", "nhwc")
+    with pytest.raises(ValueError, match="INTERMASK_CONV_LAYOUT='nhwc'; expected one of"):
+        encdec.conv_layout(grid)
+    monkeypatch.setenv("INTERMASK_CONV_LAYOUT", "standard")
     model = tiny().eval()
     with torch.no_grad():
         plain_latent, plain_ids, plain_recon = model._latent(grid), model.encode(grid), model.reconstruct(grid)

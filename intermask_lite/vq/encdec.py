@@ -13,22 +13,30 @@ up to float rounding); with oneDNN convolutions a CPU training step runs about 1
 """
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..utils import cpu_has_bf16
 
 JOINT_SIZES = (22, 11, 5)  # joint axis length at the input, after stage 1, after stage 2
 
 
+LAYOUTS = {"channels_last": torch.channels_last, "standard": torch.contiguous_format}
+
+
 def conv_layout(x: torch.Tensor) -> torch.memory_format:
-    """Channels-last where it is faster (on CUDA, and under bf16 autocast on a CPU with native bf16: oneDNN's
-    bf16 kernels want it); the standard layout elsewhere (float32 on an AVX2 CPU: a training step ~10 % slower
-    channels-last). Both compute the same numbers; `python benchmarks/bench_conv_layout.py` times them."""
-    if x.is_cuda or (x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and cpu_has_bf16()):
-        return torch.channels_last
-    return torch.contiguous_format
+    """The memory layout of the 2D convolutions' inputs: $INTERMASK_CONV_LAYOUT, "channels_last" by default.
+
+    Both layouts compute the same numbers; which is faster depends on the processor. `python
+    benchmarks/bench_conv_layout.py` times a training step in each: on the kit's 2-core AVX2 machine (float32)
+    channels-last was 7-10 % faster with 1 and with 2 threads, and on CPUs with native bf16 under bf16 autocast, but
+    another AVX2 CPU measured it about 10 % slower; there set INTERMASK_CONV_LAYOUT=standard."""
+    name = os.environ.get("INTERMASK_CONV_LAYOUT", "channels_last")
+    if name not in LAYOUTS:
+        raise ValueError(f"INTERMASK_CONV_LAYOUT={name!r}; expected one of {sorted(LAYOUTS)}")
+    return LAYOUTS[name]
 
 
 class ResBlock(nn.Module):
