@@ -58,6 +58,7 @@ def parse_args(argv=None):
                         help="no runs: join tables measured with the same settings (e.g. parallel runs with --only)")
     parser.add_argument("--token-rows", default=None, metavar="JSON",
                         help="with --merge: a table whose rows form the 2D-against-1D section")
+    parser.add_argument("--note", action="append", default=[], help="with --merge: a note printed under the table")
     parser.add_argument("--quick", action="store_true", help="smoke preset, tiny budget: proves the script runs")
     if parser.parse_known_args(argv)[0].quick:  # smaller defaults; options given still count
         parser.set_defaults(preset="smoke", steps=6, vq_steps=6, replications=2, mm_prompts=2, steps_sweep=[1, 2],
@@ -69,6 +70,7 @@ def merge(args) -> dict:
     """--merge: one table (Markdown and JSON in --out) from the given JSON tables."""
     read = lambda path: json.loads(Path(path).read_text(encoding="utf-8"))  # noqa: E731
     table = merge_tables([read(p) for p in args.merge], read(args.token_rows) if args.token_rows else None)
+    table["notes"] = list(args.note)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablations.json").write_text(json.dumps(_plain(table), indent=1), encoding="utf-8")

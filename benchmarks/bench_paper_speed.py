@@ -30,7 +30,7 @@ from intermask_lite.config import GUIDANCE, get_preset
 from intermask_lite.mask_transformer.generate import decode, model_logits_fn
 from intermask_lite.mask_transformer.tools import TokenIds
 from intermask_lite.mask_transformer.training import build_transformer, masked_token_loss
-from intermask_lite.train import cpu_has_bf16
+from intermask_lite.utils import cpu_has_bf16
 from intermask_lite.utils import seed_everything
 
 OFFICIAL = {"training step": 2.37, "generation": 3.54}  # seconds, 2 threads, quoted in the issue
@@ -79,7 +79,7 @@ def time_generation(preset, model, tokenizer, repeats: int) -> tuple[float, floa
     for r in range(repeats + 1):
         start = time.perf_counter()
         logits_fn = model_logits_fn(model, CAPTIONS[:1])
-        ids = decode(logits_fn, [n_cols], n_cols, nb_code, steps=STEPS, cond_scale=GUIDANCE,
+        ids = decode(logits_fn, [n_cols], n_cols, nb_code, steps=STEPS, guidance=GUIDANCE,
                      generator=torch.Generator().manual_seed(r))                 # (1, 2, 5, C)
         middle = time.perf_counter()
         with torch.inference_mode():

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ..config import Preset, get_preset
 from ..data.features import velocities
@@ -108,6 +108,7 @@ def train_diffusion(preset, train_clips, val_clips, *, out_dir=None, device="aut
     diffusion_config(preset.name)). The normaliser (mean/std of the 132 features over train_clips) is kept
     on the model (`model.motion_mean`, `model.motion_std`) and in the checkpoint out_dir/diffusion_{last,best}.pt.
     """
+    from ..distributed import train_loader
     from ..train import fit
     preset = get_preset(preset) if isinstance(preset, str) else preset
     config = config or diffusion_config(preset.name)
@@ -121,8 +122,7 @@ def train_diffusion(preset, train_clips, val_clips, *, out_dir=None, device="aut
     train_set = DiffusionClips(train_clips, mean, std, fps, max_frames)
     model = build_diffusion(preset, config, [c for clip in train_clips for c in clip.captions])
     model.motion_mean, model.motion_std = mean, std
-    loader = DataLoader(train_set, batch_size=tcfg.batch_size, shuffle=True,
-                        drop_last=len(train_set) >= tcfg.batch_size, num_workers=tcfg.num_workers)
+    loader = train_loader(train_set, tcfg, drop_last=len(train_set) >= tcfg.batch_size)  # this process's share
     val_fn = _val_fn(DiffusionClips(val_clips, mean, std, fps, max_frames), tcfg.batch_size) if val_clips else None
     extra = {"preset": preset.to_dict(), "diffusion": asdict(config), "vocab": model.text_encoder.vocab,
              "mean": mean.tolist(), "std": std.tolist()}

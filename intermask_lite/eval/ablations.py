@@ -295,5 +295,6 @@ def table_markdown(table: dict) -> str:
                        ("DDIM steps (diffusion baseline)", "diffusion_steps_sweep")):
         if table.get(key):
             lines += ["", f"## {title}", ""] + _rows_markdown(table[key], "setting", keys)
+    lines += [""] + [f"- note: {note}" for note in table.get("notes") or []]
     lines += ["", f"Total time: {table.get('seconds', 0) / 60:.1f} min."]
     return "\n".join(lines) + "\n"

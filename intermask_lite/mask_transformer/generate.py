@@ -53,7 +53,7 @@ def model_logits_fn(model: InterMTransformer, text) -> LogitsFn:
     """A logits_fn for decode: guided logits of `model` for captions `text` (B,) (None = unconditional).
 
     The text is encoded once; ids move to the model's device; the model runs in eval mode and inference mode,
-    and both guidance passes go through the model as one batch (forward_with_cfg).
+    and both guidance passes go through the model as one batch (forward_with_guidance).
     """
     device = next(model.parameters()).device
     with _eval_mode(model):
