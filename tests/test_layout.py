@@ -94,3 +94,12 @@ def test_files_named_in_the_repository_exist(doc):
     named = set(re.findall(r"(?<![\w/])((?:docs|benchmarks|notebooks|tests|data)/[\w./-]+\.(?:md|py|ipynb|json|png|pt))", text))
     missing = sorted(p for p in named if not (ROOT / p).exists() and "<" not in p)
     assert missing == []
+
+
+def test_every_module_of_the_package_is_an_attribute_of_it():
+    """`iml.<module>` works for every top-level module and package (loaded lazily), as the README uses them."""
+    import intermask_lite as iml
+    names = {p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__")}
+    names |= {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    missing = sorted(n for n in names if not hasattr(iml, n))
+    assert missing == []
