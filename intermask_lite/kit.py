@@ -2,7 +2,7 @@
 
 Checkpoints are looked up in this order: `artifacts_dir/<preset>/` (what the notebooks and
 `python -m intermask_lite train` write), then the shipped `data/checkpoints/<preset>_*.pt`. Notebooks use
-`load_or_train`, which trains a small fallback when neither exists, so each notebook runs on its own.
+`checkpoints.load_or_train`, which trains a small fallback when neither exists, so each notebook runs on its own.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .config import DECODE_STEPS, FRAMES_PER_TOKEN, GUIDANCE, seconds_to_columns
 from .motion import Motion
 from .placement import from_canonical, to_canonical
 from .utils import get_device
+
 
 def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto", evaluator: bool = True,
                     train_if_missing: bool = False) -> "Kit":
@@ -58,6 +59,11 @@ class Kit:
     @property
     def nb_code(self) -> int:
         return self.tokenizer.cfg.nb_code
+
+    @property
+    def max_columns(self) -> int:
+        """Token columns of the longest motion the transformer was trained on."""
+        return self.preset.data.max_frames // FRAMES_PER_TOKEN
 
     # ------------------------------------------------------------------ motion <-> tokens
     def _people(self, motion) -> np.ndarray:
@@ -123,7 +129,7 @@ class Kit:
         return out
 
     def _columns(self, seconds: float) -> int:
-        max_cols = self.preset.data.max_frames // FRAMES_PER_TOKEN
+        max_cols = self.max_columns
         cols = seconds_to_columns(seconds, self.fps)
         if not 1 <= cols <= max_cols:
             raise ValueError(f"seconds={seconds} gives {cols} token columns; expected 1..{max_cols} "
@@ -155,7 +161,7 @@ class Kit:
         canon, placement = self._placed(actor, people=1)               # (1, T, 22, 3)
         ids_a = self._encode(canon)                                    # (1, 5, C)
         self._warn_if_unfamiliar(self.detokenize(ids_a), canon)
-        cols = min(ids_a.shape[-1], self.preset.data.max_frames // FRAMES_PER_TOKEN)
+        cols = min(ids_a.shape[-1], self.max_columns)
         ids_a = ids_a[..., :cols].expand(samples, -1, -1)              # (S, 5, C)
         fixed, fixed_mask = reaction_masks(ids_a)
         ids = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, guidance, top_k, temperature,
@@ -170,7 +176,7 @@ class Kit:
             raise ValueError("inpaint needs a two-person Motion")
         canon, placement = self._placed(motion)                        # (2, T, 22, 3)
         ids = self._encode(canon)                                      # (2, 5, C)
-        cols = min(ids.shape[-1], self.preset.data.max_frames // FRAMES_PER_TOKEN)
+        cols = min(ids.shape[-1], self.max_columns)
         ids = ids[None, ..., :cols].expand(samples, -1, -1, -1)        # (S, 2, 5, C)
         span = None if seconds is None else (seconds_to_columns(seconds[0], self.fps),
                                              seconds_to_columns(seconds[1], self.fps))
