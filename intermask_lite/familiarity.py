@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import FRAMES_PER_TOKEN
 from .utils import file_sha256
 
 FACTOR = 2.0           # a motion is unfamiliar above FACTOR x the test split's 95th percentile
@@ -30,11 +31,9 @@ class UnfamiliarPromptWarning(UserWarning):
 
 
 def motion_error_mm(reconstruction, truth) -> float:
-    """Mean joint distance in millimetres between two (..., T, 22, 3) arrays of the same shape."""
-    r, t = np.asarray(reconstruction, dtype=np.float64), np.asarray(truth, dtype=np.float64)
-    if r.shape != t.shape:
-        raise ValueError(f"reconstruction {r.shape} and truth {t.shape} must have the same shape")
-    return float(1000 * np.linalg.norm(r - t, axis=-1).mean())
+    """Mean joint distance in millimetres between two (..., T, 22, 3) arrays of the same shape (the kit's MPJPE)."""
+    from .eval.metrics import mpjpe
+    return mpjpe(reconstruction, truth)
 
 
 @torch.no_grad()
@@ -42,11 +41,11 @@ def clip_errors_mm(tokenizer, clips, max_frames: int) -> np.ndarray:
     """Per clip, the reconstruction error through the tokens and back (mm): clips are in the canonical frame."""
     out = []
     for clip in clips:
-        n = min(clip.joints.shape[1], max_frames) // 4 * 4
+        n = min(clip.joints.shape[1], max_frames) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
         joints = np.asarray(clip.joints[:, :n], dtype=np.float32)  # (2, T, 22, 3)
         grid = tokenizer.joints_to_grid(torch.as_tensor(joints))  # (2, 12, 22, T)
         device = next(tokenizer.parameters()).device
-        recon = tokenizer.grid_to_joints(tokenizer.decode(tokenizer.encode(grid.to(device)))).cpu().numpy()
+        recon = tokenizer.grid_to_joints(tokenizer.reconstruct(grid.to(device))).cpu().numpy()  # (2, T, 22, 3)
         out.append(motion_error_mm(recon, joints))
     return np.array(out)
 
