@@ -229,3 +229,23 @@ def test_train_transformer_end_to_end(tmp_path, one_thread):
     loaded, _ = load_transformer(tmp_path / "transformer_last.pt")
     ids = _ids(B=1, T=preset.data.max_frames // 4) % preset.vq.nb_code
     assert torch.equal(loaded(ids, ["two people hug"]), model(ids, ["two people hug"]))
+
+
+def test_caption_rewrites_reach_the_text_encoder(tmp_path, one_thread):
+    """text.rewrites adds synonym rewrites to the training captions (the scratch vocabulary shows them)."""
+    from dataclasses import replace
+    from intermask_lite.data.synthetic import make_dataset, split_dataset
+    from intermask_lite.mask_transformer.training import train_transformer
+    from intermask_lite.text import build_vocab
+    from intermask_lite.vq.model import MotionTokenizer
+    base = smoke()
+    splits = split_dataset(make_dataset(base.data.n_clips, 0, cache=False, progress=False))
+    own_words = set(build_vocab([c for clip in splits["train"] for c in clip.captions]))
+    preset = replace(base, text=replace(base.text, rewrites=3), transformer_train=replace(base.transformer_train, steps=1))
+    model, _ = train_transformer(preset, splits["train"], splits["val"], tokenizer=MotionTokenizer(preset.vq),
+                                 out_dir=tmp_path, device="cpu", progress=False)
+    assert set(model.text_encoder.vocab) > own_words  # new words only from the rewrites
+    plain, _ = train_transformer(replace(preset, text=base.text), splits["train"], splits["val"],
+                                 tokenizer=MotionTokenizer(preset.vq), out_dir=tmp_path / "plain", device="cpu",
+                                 progress=False)
+    assert set(plain.text_encoder.vocab) == own_words

@@ -108,6 +108,7 @@ def train_diffusion(preset, train_clips, val_clips, *, out_dir=None, device="aut
     diffusion_config(preset.name)). The normaliser (mean/std of the 132 features over train_clips) is kept
     on the model (`model.motion_mean`, `model.motion_std`) and in the checkpoint out_dir/diffusion_{last,best}.pt.
     """
+    from ..data.caption_augment import with_rewrites
     from ..distributed import train_loader
     from ..train import fit
     preset = get_preset(preset) if isinstance(preset, str) else preset
@@ -120,7 +121,10 @@ def train_diffusion(preset, train_clips, val_clips, *, out_dir=None, device="aut
     mean = torch.from_numpy(feats.mean(0))
     std = torch.from_numpy(feats.std(0)).clamp(min=1e-4)
     train_set = DiffusionClips(train_clips, mean, std, fps, max_frames)
-    model = build_diffusion(preset, config, [c for clip in train_clips for c in clip.captions])
+    if preset.text.rewrites:  # the same synonym rewrites of the training captions as the transformer gets
+        rewritten = with_rewrites([caps for _, _, caps in train_set.items], preset.text.rewrites, seed=seed)
+        train_set.items = [(f, n, caps) for (f, n, _), caps in zip(train_set.items, rewritten)]
+    model = build_diffusion(preset, config, [c for _, _, caps in train_set.items for c in caps])
     model.motion_mean, model.motion_std = mean, std
     loader = train_loader(train_set, tcfg, drop_last=len(train_set) >= tcfg.batch_size)  # this process's share
     val_fn = _val_fn(DiffusionClips(val_clips, mean, std, fps, max_frames), tcfg.batch_size) if val_clips else None

@@ -159,3 +159,25 @@ def templates_can_produce(label: str, text: str) -> bool:
         if template_pattern(tpl).fullmatch(squeezed) or template_pattern(tpl.replace("{manner} ", "")).fullmatch(squeezed):
             return True
     return False
+
+# A second set of unseen sentences for choosing text settings (augmentation, encoder), so that
+# HELD_OUT_PARAPHRASES stays a final test. Like those, the templates never produce them.
+DEV_PARAPHRASES = {
+    "handshake": ["they greet each other by shaking hands firmly", "a man extends his hand and the woman grasps it"],
+    "high_five": ["two teammates celebrate by slapping raised hands", "a man holds up his palm and his friend smacks it"],
+    "wave": ["a man waves hello across the street and the woman waves in return",
+             "both people lift an arm and wave in greeting"],
+    "hug": ["two old friends embrace warmly", "a woman throws her arms around a man"],
+    "bow": ["two martial artists bow before the match", "a man bows politely and the woman bows in return"],
+    "push": ["a man shoves a woman hard and she stumbles", "somebody pushes a friend away roughly"],
+    "punch_dodge": ["a boxer swings at his opponent who ducks out of the way",
+                    "one man tries to hit another but misses as he dodges"],
+    "pull": ["a mother drags her child along by the hand", "a man grabs a woman's hand and tugs her toward him"],
+    "follow": ["a child walks behind a parent", "a man trails behind a woman as she walks"],
+    "pass_by": ["two strangers walk past each other on the street", "a man and a woman cross paths without stopping"],
+    "approach": ["a man walks toward a woman and stops in front of her",
+                 "two people come closer until they stand face to face"],
+    "circle_dance": ["two children hold hands and twirl around", "a couple spins in a circle holding both hands"],
+    "pat_shoulder": ["a coach pats his player on the shoulder", "a man taps his friend's shoulder to get attention"],
+    "chase": ["a police officer chases a thief", "one man sprints after another who flees"],
+}
