@@ -57,6 +57,8 @@ def _common(p: argparse.ArgumentParser, sampling: bool = True) -> None:
         p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature on the logits")
         p.add_argument("--out", type=Path, required=True, help="folder for HTML, GIF, BVH and npz per sample")
         p.add_argument("--formats", default="html,gif,bvh,npz", help="comma-separated subset of html,gif,bvh,npz")
+        p.add_argument("--int8", action="store_true", help="8-bit integer transformer on the CPU (about 1.6x faster "
+                       "at the paper's sizes; slightly different motion)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,7 +165,7 @@ def run(args) -> int:
     set_threads(args.threads or "auto")
     if args.command in ("generate", "react"):
         formats = _formats(args.formats)
-        kit = load_pretrained(args.preset, args.artifacts_dir, args.device, evaluator=False)
+        kit = load_pretrained(args.preset, args.artifacts_dir, args.device, evaluator=False, int8=args.int8)
         with _warnings_to_stderr():
             if args.command == "generate":
                 motions = kit.generate([args.text], seconds=args.seconds, **_sampling_kwargs(args))

@@ -101,7 +101,8 @@ class TransformerConfig:
     latent_dim: int = 64         # model width (paper 384); lab size fits 15 min of training on 2 CPU cores
     n_layers: int = 2            # Inter-M blocks (paper 6)
     n_heads: int = 4             # attention heads (paper 6)
-    ff_mult: int = 2             # feed-forward width multiple (paper 4)
+    ff_mult: int = 2             # feed-forward width multiple, when ff_width is 0
+    ff_width: int = 0            # feed-forward width (0: ff_mult x latent_dim; the official paper code: 1024)
     dropout: float = 0.1         # dropout on embeddings and sub-layer outputs
     joint_self_attn: bool = True  # self-attention over the whole [A][SEP][B] sequence (first sub-layer)
     spatial: bool = True         # spatial attention (across body-part rows)
@@ -262,7 +263,7 @@ def paper() -> Preset:
         vq_train=TrainConfig(steps=50000, batch_size=256, lr=2e-4, warmup=1000, eval_every=2000, num_workers=4,
                              milestones=(0.7, 0.85)),
         text=TextConfig(encoder="minilm", dim=384, adapter_layers=2),
-        transformer=TransformerConfig(latent_dim=384, n_layers=6, n_heads=6, ff_mult=4, dropout=0.2),
+        transformer=TransformerConfig(latent_dim=384, n_layers=6, n_heads=6, ff_width=1024, dropout=0.2),
         transformer_train=TrainConfig(steps=100000, batch_size=52, lr=2e-4, warmup=2000, eval_every=5000,
                                       num_workers=4),
         evaluator_train=TrainConfig(steps=10000, batch_size=128, lr=1e-4, warmup=500, eval_every=1000),

@@ -21,10 +21,11 @@ from .utils import get_device
 
 
 def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto", evaluator: bool = True,
-                    train_if_missing: bool = False) -> "Kit":
+                    train_if_missing: bool = False, int8: bool = False) -> "Kit":
     """Tokenizer + transformer (+ evaluator) of preset `name`, ready to generate.
 
     Without checkpoints (none in artifacts_dir/<name>/ nor shipped) this raises, unless train_if_missing.
+    int8: the transformer's linear layers run 8-bit integer kernels (CPU only; mask_transformer.int8).
     """
     preset = config_mod.get_preset(name)
     if not train_if_missing:
@@ -36,6 +37,9 @@ def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto",
                 "transformer, evaluator), or pass train_if_missing=True")
     tok = load_or_train("vq", preset, artifacts_dir, device)
     trans = load_or_train("transformer", preset, artifacts_dir, device, tokenizer=tok)
+    if int8:
+        from .mask_transformer.int8 import int8_inference
+        trans = int8_inference(trans)
     ev = load_or_train("evaluator", preset, artifacts_dir, device) if evaluator else None
     paths = {k: checkpoint_path(k, name, artifacts_dir) for k in KINDS}
     return Kit(preset, tok, trans, ev, get_device(device), paths)

@@ -35,6 +35,18 @@ def test_generate_writes_every_format(smoke_artifacts, tmp_path):
     assert "plotly.js v" in (tmp_path / "sample_00.html").read_text(encoding="utf-8")  # plays offline
 
 
+def test_generate_int8_runs_the_quantised_transformer(smoke_artifacts, tmp_path, monkeypatch):
+    from intermask_lite.mask_transformer import int8 as int8_module
+    quantised = []
+    real = int8_module.int8_inference
+    monkeypatch.setattr(int8_module, "int8_inference", lambda m: quantised.append(m) or real(m))
+    code = cli.main(["generate", "two people shake hands", "--preset", "smoke", "--artifacts-dir",
+                     str(smoke_artifacts), "--seconds", "1", "--steps", "2", "--formats", "npz", "--int8",
+                     "--out", str(tmp_path)])
+    assert code == 0 and len(quantised) == 1
+    assert Motion.load(tmp_path / "sample_00.npz").joints.shape == (2, 20, 22, 3)
+
+
 def test_react_from_npz_keeps_the_actor(smoke_artifacts, tmp_path):
     actor = Motion.from_clip(load_split("test", 48, 0)[0]).person(0)
     actor.save(tmp_path / "actor.npz")

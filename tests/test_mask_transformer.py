@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from intermask_lite.config import TextConfig, TransformerConfig, smoke
+from intermask_lite.config import TextConfig, TransformerConfig, get_preset, smoke
 from intermask_lite.mask_transformer.model import InterMTransformer, forward_with_guidance
 from intermask_lite.mask_transformer.tools import (TokenIds, bert_corrupt, get_schedule, pad_tokens,
                                                    random_mask_by_ratio, sample_logits, top_k_filter)
@@ -249,3 +249,27 @@ def test_caption_rewrites_reach_the_text_encoder(tmp_path, one_thread):
                                  tokenizer=MotionTokenizer(preset.vq), out_dir=tmp_path / "plain", device="cpu",
                                  progress=False)
     assert set(plain.text_encoder.vocab) == own_words
+
+
+def test_ff_width_sets_the_feed_forward_width():
+    wide, narrow = _model(), _model(ff_width=48)
+    assert wide.blocks[0].ff1[0].out_features == BASE.ff_mult * BASE.latent_dim == 64
+    assert narrow.blocks[0].ff1[0].out_features == narrow.blocks[0].ff2[0].out_features == 48
+    assert get_preset("paper").transformer.ff_width == 1024  # as the official paper code
+
+
+def test_int8_inference_is_a_close_copy():
+    from intermask_lite.mask_transformer.int8 import int8_inference
+    model = _model().eval()
+    fast = int8_inference(model)
+    ids = _ids(B=2, T=6)
+    with torch.no_grad():
+        ref, out = model(ids, CAPTIONS[:2]), fast(ids, CAPTIONS[:2])  # (2, 2, 5, 6, K)
+    assert out.shape == ref.shape
+    assert float((out - ref).abs().mean()) < 0.05 * float(ref.std())  # 8-bit weights: a small, bounded change
+    assert float((out.argmax(-1) == ref.argmax(-1)).float().mean()) > 0.9
+    assert not torch.equal(out, ref)  # it really runs other kernels
+    assert type(model.blocks[0].ff1[0]) is torch.nn.Linear  # the float model is untouched
+    assert not any(p.requires_grad for p in fast.parameters())
+    with pytest.raises(TypeError, match="expects an InterMTransformer"):
+        int8_inference(torch.nn.Linear(3, 3))

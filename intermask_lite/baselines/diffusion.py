@@ -112,7 +112,7 @@ class DuetBlock(nn.Module):
         D, H, p = cfg.latent_dim, cfg.n_heads, cfg.dropout
         self.self_norm, self.self_attn = AdaLN(D), Attention(D, H)
         self.cross_norm, self.cross = AdaLN(D), Attention(D, H)
-        self.ff_norm, self.ff = AdaLN(D), FeedForward(D, cfg.ff_mult, p)
+        self.ff_norm, self.ff = AdaLN(D), FeedForward(D, cfg.ff_mult * D, p)
         self.drop = nn.Dropout(p)
 
     def forward(self, x, c, keys):

@@ -41,8 +41,10 @@ class Attention(nn.Module):
 
 
 class FeedForward(nn.Sequential):
-    def __init__(self, dim: int, mult: int, dropout: float):
-        super().__init__(nn.Linear(dim, mult * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(mult * dim, dim))
+    """dim -> width -> dim with GELU; dropout on the hidden layer."""
+
+    def __init__(self, dim: int, width: int, dropout: float):
+        super().__init__(nn.Linear(dim, width), nn.GELU(), nn.Dropout(dropout), nn.Linear(width, dim))
 
 
 class AdaLN(nn.Module):

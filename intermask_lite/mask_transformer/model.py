@@ -43,15 +43,16 @@ class InterMBlock(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         D, H, p = cfg.latent_dim, cfg.n_heads, cfg.dropout
+        width = cfg.ff_width or cfg.ff_mult * D  # feed-forward width
         self.self_norm, self.self_attn = (AdaLN(D), Attention(D, H)) if cfg.joint_self_attn else (None, None)
-        self.ff1_norm, self.ff1 = AdaLN(D), FeedForward(D, cfg.ff_mult, p)
+        self.ff1_norm, self.ff1 = AdaLN(D), FeedForward(D, width, p)
         self.spatial = Attention(D, H) if cfg.spatial else None
         self.temporal = Attention(D, H) if cfg.temporal else None
         self.st_norm = AdaLN(D) if (cfg.spatial or cfg.temporal) else None
         use_cross = cfg.cross and not cfg.independent
         self.cross_norm = AdaLN(D) if use_cross else None
         self.cross = Attention(D, H) if use_cross else None
-        self.ff2_norm, self.ff2 = AdaLN(D), FeedForward(D, cfg.ff_mult, p)
+        self.ff2_norm, self.ff2 = AdaLN(D), FeedForward(D, width, p)
         self.drop = nn.Dropout(p)
 
     def forward(self, x, sep, c, valid, seq_allowed):
