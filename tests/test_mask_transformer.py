@@ -273,3 +273,22 @@ def test_int8_inference_is_a_close_copy():
     assert not any(p.requires_grad for p in fast.parameters())
     with pytest.raises(TypeError, match="expects an InterMTransformer"):
         int8_inference(torch.nn.Linear(3, 3))
+
+
+def test_cpu_dropout_keeps_the_share_and_the_mean():
+    from intermask_lite.mask_transformer.attention import Dropout
+    drop = Dropout(0.2).train()
+    x = torch.ones(1000, 1000, requires_grad=True)
+    torch.manual_seed(0)
+    y = drop(x)
+    kept = y != 0
+    assert abs(float(kept.float().mean()) - 0.8) < 0.002  # Bernoulli(0.8) over a million elements
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1.25))  # inverted dropout: the mean is kept
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # gradient flows through kept elements only, scaled alike
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)  # the global seed decides the mask
+    rows = kept.float().mean(1)  # no structure from splitting one draw into four: every row near 0.8
+    assert float(rows.min()) > 0.74 and float(rows.max()) < 0.86
+    assert torch.equal(drop.eval()(x), x) and torch.equal(Dropout(0.0).train()(x), x)
+    assert float(Dropout(1.0).train()(x).abs().sum()) == 0.0

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from ..mask_transformer.attention import AdaLN, Attention, FeedForward
+from ..mask_transformer.attention import AdaLN, Attention, Dropout, FeedForward
 from ..text import TextEncoder
 
 N_MOTION = 132  # per-person feature: 22 positions + 22 velocities, 3 each
@@ -113,7 +113,7 @@ class DuetBlock(nn.Module):
         self.self_norm, self.self_attn = AdaLN(D), Attention(D, H)
         self.cross_norm, self.cross = AdaLN(D), Attention(D, H)
         self.ff_norm, self.ff = AdaLN(D), FeedForward(D, cfg.ff_mult * D, p)
-        self.drop = nn.Dropout(p)
+        self.drop = Dropout(p)
 
     def forward(self, x, c, keys):
         """x (B, 2, T, D), c (B, D), keys (B, 2, T) bool -> (B, 2, T, D); both people share the weights."""

@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from ..config import TransformerConfig
 from ..text import TextEncoder
-from .attention import AdaLN, Attention, FeedForward
+from .attention import AdaLN, Attention, Dropout, FeedForward
 from .tools import N_ROWS, TokenIds
 
 
@@ -53,7 +53,7 @@ class InterMBlock(nn.Module):
         self.cross_norm = AdaLN(D) if use_cross else None
         self.cross = Attention(D, H) if use_cross else None
         self.ff2_norm, self.ff2 = AdaLN(D), FeedForward(D, width, p)
-        self.drop = nn.Dropout(p)
+        self.drop = Dropout(p)
 
     def forward(self, x, sep, c, valid, seq_allowed):
         """x (B, 2, 5, T, D), sep (B, 1, D), c (B, D), valid (B, 2, 5, T) bool, seq_allowed (B, 1|N, N)."""
@@ -106,7 +106,7 @@ class InterMTransformer(nn.Module):
         self.text_encoder = text_encoder
         self.token_emb = nn.Embedding(self.ids.vocab_size, D)
         self.cond_proj = nn.Linear(text_encoder.cfg.dim, D)
-        self.in_drop = nn.Dropout(cfg.dropout)
+        self.in_drop = Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(InterMBlock(cfg) for _ in range(cfg.n_layers))
         self.out_norm = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
         self.out_mod = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))  # final shift and scale
