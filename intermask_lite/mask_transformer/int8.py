@@ -6,7 +6,7 @@
 Each nn.Linear of the Inter-M blocks and of the output head becomes a dynamically quantised one: weights are
 stored as int8 (one scale per output channel), activations are quantised per batch on the fly, and the matrix
 products run in 8-bit integer kernels. It pays off on wide layers: on an AVX2 CPU a guided decoding step of the
-paper-sized transformer (width 384) runs about 1.5x faster (benchmarks/bench_paper_speed.py), while the lab's
+paper-sized transformer (width 384) runs about 1.4x faster (benchmarks/bench_paper_speed.py), while the lab's
 (width 64) runs slower, its matrices too small to gain. The text encoder, the embeddings and the adaLN modulation
 stay in float32. For inference only (no gradients) and only on CPUs; the generated motion differs slightly from
 float32 (docs/results.md compares both with the evaluator).
