@@ -57,7 +57,7 @@ def _common(p: argparse.ArgumentParser, sampling: bool = True) -> None:
         p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature on the logits")
         p.add_argument("--out", type=Path, required=True, help="folder for HTML, GIF, BVH and npz per sample")
         p.add_argument("--formats", default="html,gif,bvh,npz", help="comma-separated subset of html,gif,bvh,npz")
-        p.add_argument("--int8", action="store_true", help="8-bit integer transformer on the CPU (about 1.6x faster "
+        p.add_argument("--int8", action="store_true", help="8-bit integer transformer on the CPU (about 1.4x faster "
                        "at the paper's sizes; slightly different motion)")
 
 

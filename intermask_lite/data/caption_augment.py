@@ -5,7 +5,7 @@
 
 Each phrase of SYNONYMS found in a caption (whole words, longest phrase first) is replaced, with probability
 `p`, by one of its alternatives. The table is plain English usage (people, the built-in interactions' verbs,
-manner words), not tied to any evaluation sentence; a caption without any listed phrase stays as it is.
+manner words), no evaluation sentence copied into it; a caption without any listed phrase stays as it is.
 Rewrites keep 'left'/'right', so mirroring a clip and its caption still agree.
 """
 from __future__ import annotations
