@@ -289,8 +289,10 @@ def table_markdown(table: dict) -> str:
                             "variant", keys)
     if table.get("token_rows"):
         ts = table["token_settings"]
-        lines += ["", f"## 2D against 1D tokens (both tokenizers trained {ts['vq_steps']} steps here, "
-                  f"transformers {ts['steps']} steps)", ""] + _rows_markdown(table["token_rows"], "variant", keys)
+        tokenizers = (f"2D tokenizer {ts['tokenizer_2d']}, 1D tokenizer trained {ts['vq_steps']} steps here"
+                      if ts.get("tokenizer_2d") else f"both tokenizers trained {ts['vq_steps']} steps here")
+        lines += ["", f"## 2D against 1D tokens ({tokenizers}, transformers {ts['steps']} steps)", ""] \
+            + _rows_markdown(table["token_rows"], "variant", keys)
     for title, key in (("Decoding steps (InterMask)", "steps_sweep"), ("Guidance scale (InterMask)", "guidance_sweep"),
                        ("DDIM steps (diffusion baseline)", "diffusion_steps_sweep")):
         if table.get(key):
