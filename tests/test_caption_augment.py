@@ -53,3 +53,12 @@ def test_dev_paraphrases_are_unseen_and_apart_from_the_test_set():
         for text in texts:
             assert not captions.templates_can_produce(label, text), text
             assert text not in captions.HELD_OUT_PARAPHRASES[label]
+
+
+def test_training_captions_are_each_clips_own_plus_rewrites():
+    from types import SimpleNamespace
+    from intermask_lite.data.caption_augment import training_captions
+    clips = [SimpleNamespace(captions=("two people hug each other",)), SimpleNamespace(captions=("someone bows",))]
+    assert training_captions(clips, 0) == [["two people hug each other"], ["someone bows"]]
+    extended = training_captions(clips, 3, seed=0)
+    assert [caps[0] for caps in extended] == ["two people hug each other", "someone bows"] and len(extended[0]) > 1

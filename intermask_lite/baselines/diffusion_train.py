@@ -40,15 +40,17 @@ def _clip_joints(clip, fps: float, max_frames: int) -> np.ndarray:
 class DiffusionClips(Dataset):
     """Normalised features (2, max_frames, 132) zero-padded, the valid frames, and one caption per item."""
 
-    def __init__(self, clips, mean: torch.Tensor, std: torch.Tensor, fps: float, max_frames: int):
+    def __init__(self, clips, mean: torch.Tensor, std: torch.Tensor, fps: float, max_frames: int, captions=None):
+        """captions: a caption list per clip (default: each clip's own)."""
         if not clips:
             raise ValueError("DiffusionClips got no clips")
+        captions = [list(clip.captions) for clip in clips] if captions is None else captions
         self.items = []
-        for clip in clips:
+        for clip, texts in zip(clips, captions):
             feats = (torch.from_numpy(motion_features(_clip_joints(clip, fps, max_frames))) - mean) / std  # (2, T, 132)
             padded = torch.zeros(2, max_frames, N_MOTION)
             padded[:, : feats.shape[1]] = feats
-            self.items.append((padded, feats.shape[1], list(clip.captions)))
+            self.items.append((padded, feats.shape[1], texts))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -108,7 +110,7 @@ def train_diffusion(preset, train_clips, val_clips, *, out_dir=None, device="aut
     diffusion_config(preset.name)). The normaliser (mean/std of the 132 features over train_clips) is kept
     on the model (`model.motion_mean`, `model.motion_std`) and in the checkpoint out_dir/diffusion_{last,best}.pt.
     """
-    from ..data.caption_augment import with_rewrites
+    from ..data.caption_augment import training_captions
     from ..distributed import train_loader
     from ..train import fit
     preset = get_preset(preset) if isinstance(preset, str) else preset
@@ -120,11 +122,9 @@ def train_diffusion(preset, train_clips, val_clips, *, out_dir=None, device="aut
                             for c in train_clips])  # (N frames x 2, 132)
     mean = torch.from_numpy(feats.mean(0))
     std = torch.from_numpy(feats.std(0)).clamp(min=1e-4)
-    train_set = DiffusionClips(train_clips, mean, std, fps, max_frames)
-    if preset.text.rewrites:  # the same synonym rewrites of the training captions as the transformer gets
-        rewritten = with_rewrites([caps for _, _, caps in train_set.items], preset.text.rewrites, seed=seed)
-        train_set.items = [(f, n, caps) for (f, n, _), caps in zip(train_set.items, rewritten)]
-    model = build_diffusion(preset, config, [c for _, _, caps in train_set.items for c in caps])
+    captions = training_captions(train_clips, preset.text.rewrites, seed)  # with the transformer's rewrites
+    train_set = DiffusionClips(train_clips, mean, std, fps, max_frames, captions)
+    model = build_diffusion(preset, config, [c for texts in captions for c in texts])
     model.motion_mean, model.motion_std = mean, std
     loader = train_loader(train_set, tcfg, drop_last=len(train_set) >= tcfg.batch_size)  # this process's share
     val_fn = _val_fn(DiffusionClips(val_clips, mean, std, fps, max_frames), tcfg.batch_size) if val_clips else None

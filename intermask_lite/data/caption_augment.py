@@ -2,6 +2,7 @@
 
     rewrite_caption("someone pushes the other person", rng)      # e.g. "a woman shoves the companion"
     with_rewrites([["two people hug each other"]], n=2, seed=0)  # each caption list gains 2 rewrites per caption
+    training_captions(clips, rewrites=3, seed=0)                 # what the transformer and the baseline train on
 
 Each phrase of SYNONYMS found in a caption (whole words, longest phrase first) is replaced, with probability
 `p`, by one of its alternatives. The table is plain English usage (people, the built-in interactions' verbs,
@@ -108,3 +109,8 @@ def with_rewrites(caption_lists: list[list[str]], n: int, seed: int = 0, p: floa
                     extended.append(new)
         out.append(extended)
     return out
+
+
+def training_captions(clips, rewrites: int, seed: int = 0) -> list[list[str]]:
+    """Each clip's captions followed by `rewrites` synonym rewrites of each (TextConfig.rewrites; 0: as they are)."""
+    return with_rewrites([list(clip.captions) for clip in clips], rewrites, seed=seed)

@@ -153,7 +153,7 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
     preset: a Preset or its name (data.sources.training_clips(preset) gives the built-in clips); val_clips
     may be empty (no validation). Returns (model, history); checkpoints go to out_dir/transformer_{last,best}.pt.
     """
-    from ..data.caption_augment import with_rewrites
+    from ..data.caption_augment import training_captions
     from ..data.clip import training_clip_lists
     from ..distributed import train_loader
     from ..train import fit
@@ -166,9 +166,8 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
         if not part:  # tiny datasets (smoke) may have no validation clips
             continue
         tokens = tokenize_clips(part, tokenizer, preset.data.max_frames, device=dev)
-        datasets[name] = TokenDataset(tokens, [list(c.captions) for c in part])
-    if preset.text.rewrites:  # training captions only: validation keeps the clips' own captions
-        datasets["train"].captions = with_rewrites(datasets["train"].captions, preset.text.rewrites, seed=seed)
+        rewrites = preset.text.rewrites if name == "train" else 0  # validation keeps the clips' own captions
+        datasets[name] = TokenDataset(tokens, training_captions(part, rewrites, seed))
     captions = [c for caps in datasets["train"].captions for c in caps]
     model = build_transformer(preset, tokenizer.cfg.nb_code, captions, n_rows=tokenizer.token_rows)
     tcfg = preset.transformer_train
