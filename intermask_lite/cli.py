@@ -37,9 +37,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
+    return value
+
+
 def _threads(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="CPU threads for torch (default: 1 on hosts with 2 cores or fewer, else torch's default)")
+
+
+def _anchor(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--anchor", type=_non_negative_int, default=None, metavar="K",
+                   help="pull each prompt's text vector onto its K nearest training captions' (default: the preset's, "
+                        "lab 8; 0 = the raw vector)")
 
 
 def _common(p: argparse.ArgumentParser, sampling: bool = True) -> None:
@@ -57,6 +70,7 @@ def _common(p: argparse.ArgumentParser, sampling: bool = True) -> None:
         p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature on the logits")
         p.add_argument("--out", type=Path, required=True, help="folder for HTML, GIF, BVH and npz per sample")
         p.add_argument("--formats", default="html,gif,bvh,npz", help="comma-separated subset of html,gif,bvh,npz")
+        _anchor(p)
         p.add_argument("--int8", action="store_true", help="8-bit integer transformer on the CPU (about 1.4x faster "
                        "at the paper's sizes; slightly different motion)")
 
@@ -96,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate the kit on the built-in test split against a ground-truth row.")
     e.add_argument("--replications", type=_positive_int, default=None, help="default: the preset's")
     e.add_argument("--out", type=Path, default=Path("runs/eval"), help="folder for report.md and report.json")
+    _anchor(e)
     _common(e, sampling=False)
 
     b = sub.add_parser("build-checkpoints", help="rebuild the shipped checkpoints and their manifest",
@@ -165,7 +180,8 @@ def run(args) -> int:
     set_threads(args.threads or "auto")
     if args.command in ("generate", "react"):
         formats = _formats(args.formats)
-        kit = load_pretrained(args.preset, args.artifacts_dir, args.device, evaluator=False, int8=args.int8)
+        kit = _with_anchor(load_pretrained(args.preset, args.artifacts_dir, args.device, evaluator=False,
+                                           int8=args.int8), args.anchor)
         with _warnings_to_stderr():
             if args.command == "generate":
                 motions = kit.generate([args.text], seconds=args.seconds, **_sampling_kwargs(args))
@@ -183,7 +199,7 @@ def run(args) -> int:
         return _train(args)
     if args.command == "evaluate":
         from .eval.report import evaluate, write_report
-        kit = load_pretrained(args.preset, args.artifacts_dir, args.device)
+        kit = _with_anchor(load_pretrained(args.preset, args.artifacts_dir, args.device), args.anchor)
         report = evaluate(kit, replications=args.replications, seed=args.seed)
         md, js = write_report(report, args.out)
         print(md.read_text())
@@ -194,6 +210,13 @@ def run(args) -> int:
         build_shipped(args.preset, args.work_dir, args.device)
         return 0
     raise AssertionError(args.command)
+
+
+def _with_anchor(kit, k: int | None):
+    """The kit with preset.text.anchor set to k (None keeps the preset's)."""
+    if k is not None:
+        kit.preset.text.anchor = k
+    return kit
 
 
 def _train(args) -> int:

@@ -94,6 +94,8 @@ class TextConfig:
     adapter_layers: int = 1      # trainable transformer layers on top of the encoder
     max_words: int = 32          # longest caption in tokens
     rewrites: int = 0            # synonym rewrites added per training caption (transformer; data.caption_augment)
+    word_drop: float = 0.0       # in training, share of a caption's word features left out (at least one kept)
+    anchor: int = 0              # in generation, pull a prompt's text vector onto its k nearest training captions' (0: off)
 
 
 @dataclass
@@ -249,8 +251,10 @@ def lab() -> Preset:
 
     Its transformer reads text through the frozen MiniLM (caption features computed once and cached), so that
     prompts in a user's own words work: the scratch encoder knows only the words of the built-in captions. Each
-    training caption also comes in 3 synonym rewrites, so the transformer learns more than the templates' words."""
-    return Preset(name="lab", text=TextConfig(encoder="minilm", rewrites=3))
+    training caption also comes in 3 synonym rewrites, and a fifth of its words are left out at random in training,
+    so the transformer learns more than the templates' words; in generation a prompt's text vector is pulled onto
+    its 8 nearest training captions' (text.CaptionAnchor)."""
+    return Preset(name="lab", text=TextConfig(encoder="minilm", rewrites=3, word_drop=0.2, anchor=8))
 
 
 def paper() -> Preset:

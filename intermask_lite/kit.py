@@ -119,10 +119,32 @@ class Kit:
         if any(not str(t).strip() for t in texts):
             raise ValueError("every prompt needs some text; got an empty one")
         gen = torch.Generator().manual_seed(int(seed))
-        return decode(model_logits_fn(self.transformer, texts), torch.tensor(lengths), n_cols, self.nb_code,
-                      steps=steps, schedule=self.preset.transformer.schedule, guidance=guidance, top_k=top_k,
+        logits_fn = model_logits_fn(self.transformer, self.text_condition(texts))
+        return decode(logits_fn, torch.tensor(lengths), n_cols, self.nb_code, steps=steps, schedule=self.preset.transformer.schedule, guidance=guidance, top_k=top_k,
                       temperature=temperature, generator=gen, fixed=fixed, fixed_mask=fixed_mask, trace=trace,
                       n_rows=self.transformer.n_rows)
+
+    @torch.no_grad()
+    def text_condition(self, texts: list[str]) -> torch.Tensor:
+        """The pooled text vectors (B, D_text) the transformer is conditioned on: with preset.text.anchor = k > 0
+        each is pulled onto its k nearest training captions' (text.CaptionAnchor; set it to 0 for the raw ones)."""
+        encoder = self.transformer.text_encoder
+        was_training = encoder.training
+        encoder.eval()
+        pooled = encoder(list(texts))[2]  # (B, D_text)
+        encoder.train(was_training)
+        k = self.preset.text.anchor
+        if k <= 0:
+            return pooled
+        if getattr(self, "_anchor", None) is None:
+            from .data.sources import training_clips
+            from .text import CaptionAnchor, anchor_cache_file
+            cache = anchor_cache_file((self.paths or {}).get("transformer"))
+            if cache is None or not cache.exists():
+                print("encoding the training captions once, to anchor prompts to them (text.anchor)")
+            captions = [c for clip in training_clips(self.preset)[0] for c in clip.captions]
+            self._anchor = CaptionAnchor.from_captions(encoder, captions, cache)
+        return self._anchor(pooled, k)  # (B, D_text)
 
     def _to_motions(self, ids: torch.Tensor, lengths: list[int], texts: list[str]) -> list[Motion]:
         out = []

@@ -121,6 +121,9 @@ class TextEncoder(nn.Module):
         super().__init__()
         if cfg.encoder not in ("scratch", "minilm"):
             raise ValueError(f"unknown text encoder {cfg.encoder!r}; expected 'scratch' or 'minilm'")
+        if not 0.0 <= cfg.word_drop < 1.0:
+            raise ValueError(f"text.word_drop is the share of words left out in training; expected 0 <= word_drop < 1, "
+                             f"got {cfg.word_drop}")
         self.cfg = cfg
         self.vocab = list(vocab) if vocab is not None else None
         if cfg.encoder == "scratch":
@@ -144,16 +147,26 @@ class TextEncoder(nn.Module):
         return self.null.device
 
     def _word_features(self, texts: list[str]) -> list[torch.Tensor]:
-        """Per caption, its (n_words, D) input features before the adapter."""
+        """Per caption, its (n_words, D) input features before the adapter (some left out in training, word_drop)."""
         if self.backbone is not None:
             feats = self.backbone.token_features(texts)  # list of (n, 384), CPU
-            return [self.embed(f.to(self.device)) for f in feats]
-        unk = self.word_index["<unk>"]
-        out = []
-        for t in texts:
-            ids = [self.word_index.get(w, unk) for w in split_words(t)][: self.cfg.max_words] or [unk]
-            out.append(self.embed(torch.tensor(ids, device=self.device)))  # (n, D)
+            out = [self.embed(f.to(self.device)) for f in feats]
+        else:
+            unk = self.word_index["<unk>"]
+            out = []
+            for t in texts:
+                ids = [self.word_index.get(w, unk) for w in split_words(t)][: self.cfg.max_words] or [unk]
+                out.append(self.embed(torch.tensor(ids, device=self.device)))  # (n, D)
+        if self.training and self.cfg.word_drop > 0:
+            out = [self._drop_words(w) for w in out]
         return out
+
+    def _drop_words(self, words: torch.Tensor) -> torch.Tensor:
+        """words (n, D) -> (m, D), each row kept with probability 1 - word_drop, at least one row kept."""
+        keep = torch.rand(words.shape[0]) >= self.cfg.word_drop  # (n,)
+        if not keep.any():
+            keep[torch.randint(words.shape[0], ())] = True
+        return words[keep.to(words.device)]
 
     def forward(self, texts: list[str | None]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """texts (B,) captions or None -> feats (B, L, D), mask (B, L) bool, pooled (B, D)."""
@@ -266,3 +279,65 @@ class PromptCheck:
         return (f"the prompt {text!r} is far from every caption the models were trained on: {why}. They know "
                 f"{len(self.classes)} synthetic two-person interactions; the nearest: {names}. Expect one of these, "
                 "or rephrase.")
+
+
+# ---------------------------------------------------------------- anchoring prompts to the training captions
+ANCHOR_TEMPERATURE = 0.5  # softmax temperature over distances to the k nearest training captions' vectors
+
+
+class CaptionAnchor:
+    """Pulls a prompt's conditioning vector onto those of the captions the transformer was trained on.
+
+    A prompt worded unlike every training caption gets a pooled vector away from all the vectors the
+    transformer learned to follow (about 2 units from the nearest for the held-out paraphrases of the lab
+    models, against 0.05 for a template caption), and the motion follows it less well. Anchoring replaces it
+    by the softmax(-distance / ANCHOR_TEMPERATURE)-weighted mean of its k nearest training captions' vectors:
+    a familiar prompt barely moves, an unfamiliar one lands among the captions it reads most like.
+
+        anchor = CaptionAnchor.from_captions(text_encoder, training_captions)   # encodes them once
+        pooled = anchor(text_encoder(prompts)[2], k=8)                          # (B, D) -> (B, D)
+    """
+
+    def __init__(self, bank: torch.Tensor):
+        if bank.ndim != 2 or bank.shape[0] < 1:
+            raise ValueError(f"the anchor bank must be (N >= 1, D) caption vectors, got shape {tuple(bank.shape)}")
+        self.bank = bank  # (N, D)
+
+    @classmethod
+    @torch.no_grad()
+    def from_captions(cls, encoder: TextEncoder, captions: list[str], cache_file: str | Path | None = None,
+                      batch_size: int = 512) -> "CaptionAnchor":
+        """The pooled vectors of `captions` (repeats once); cache_file keeps them (for one encoder's weights)."""
+        if cache_file is not None and Path(cache_file).exists():
+            return cls(torch.load(cache_file, map_location="cpu", weights_only=True))
+        captions = sorted(set(captions))
+        if not captions:
+            raise ValueError("anchoring needs the training captions; got none")
+        _check_captions(captions)
+        was_training = encoder.training
+        encoder.eval()
+        bank = torch.cat([encoder(captions[i : i + batch_size])[2] for i in range(0, len(captions), batch_size)])
+        encoder.train(was_training)
+        if cache_file is not None:
+            from .utils import atomic_torch_save
+            Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
+            atomic_torch_save(bank.cpu(), cache_file)
+        return cls(bank)  # (N, D)
+
+    @torch.no_grad()
+    def __call__(self, pooled: torch.Tensor, k: int) -> torch.Tensor:
+        """pooled (B, D) prompt vectors -> (B, D) anchored ones; k nearest training captions (k >= 1)."""
+        if k < 1:
+            raise ValueError(f"anchoring takes k >= 1 nearest captions, got {k}")
+        bank = self.bank.to(pooled.device)                                  # (N, D)
+        dist, idx = torch.cdist(pooled, bank).topk(min(k, len(bank)), largest=False)  # (B, k) each
+        weights = torch.softmax(-dist / ANCHOR_TEMPERATURE, dim=1)          # (B, k)
+        return (weights[..., None] * bank[idx]).sum(1)                      # (B, D)
+
+
+def anchor_cache_file(transformer_checkpoint: str | Path | None) -> Path | None:
+    """Where the anchor bank of a transformer checkpoint is kept (named by the file's checksum), or None."""
+    if transformer_checkpoint is None:
+        return None
+    from .utils import file_sha256
+    return _cache_dir() / "anchors" / f"{file_sha256(transformer_checkpoint)[:16]}.pt"

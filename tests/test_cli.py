@@ -47,6 +47,19 @@ def test_generate_int8_runs_the_quantised_transformer(smoke_artifacts, tmp_path,
     assert Motion.load(tmp_path / "sample_00.npz").joints.shape == (2, 20, 22, 3)
 
 
+def test_anchor_option_sets_the_kits_text_anchor(smoke_artifacts, tmp_path, monkeypatch):
+    from intermask_lite.kit import Kit
+    seen = []
+    real = Kit.text_condition
+    monkeypatch.setattr(Kit, "text_condition", lambda kit, texts: seen.append(kit.preset.text.anchor) or real(kit, texts))
+    for k in ("3", "0"):
+        code = cli.main(["generate", "two people shake hands", "--preset", "smoke", "--artifacts-dir",
+                         str(smoke_artifacts), "--seconds", "1", "--steps", "2", "--formats", "npz", "--anchor", k,
+                         "--out", str(tmp_path / k)])
+        assert code == 0
+    assert seen == [3, 0]
+
+
 def test_react_from_npz_keeps_the_actor(smoke_artifacts, tmp_path):
     actor = Motion.from_clip(load_split("test", 48, 0)[0]).person(0)
     actor.save(tmp_path / "actor.npz")
@@ -107,6 +120,7 @@ def test_train_into_a_folder_in_use_says_so(tmp_path, capsys):
     (["generate", "hi", "--preset", "huge", "--out", "x"], "invalid choice: 'huge'"),
     (["generate", "hi"], "--out"),
     (["react", "--text", "hi", "--out", "x"], "--actor"),
+    (["generate", "hi", "--anchor", "-1", "--out", "x"], "--anchor: must be 0 or a positive integer"),
 ])
 def test_bad_arguments_get_one_clear_line(args, message):
     out = run_cli(*args)

@@ -136,3 +136,21 @@ def test_generate_and_inpaint_share_one_seconds_to_columns(smoke_kit):
     from intermask_lite.config import seconds_to_columns
     m = smoke_kit.generate("two people hug", seconds=2.5, seed=0, steps=2)[0]
     assert m.tokens.shape[-1] == seconds_to_columns(2.5, smoke_kit.fps) == 13
+
+
+def test_text_anchor_is_the_presets_and_zero_gives_the_raw_vectors(smoke_kit):
+    """kit.text_condition: preset.text.anchor = 0 gives the encoder's own vectors, k > 0 vectors pulled nearer
+    the training captions'."""
+    prompts = ["b waves", "a completely unheard of sentence about dancing robots"]
+    before = smoke_kit.preset.text.anchor
+    try:
+        smoke_kit.preset.text.anchor = 0
+        raw = smoke_kit.text_condition(prompts)
+        assert torch.allclose(raw, smoke_kit.transformer.text_encoder.eval()(prompts)[2])
+        smoke_kit.preset.text.anchor = 4
+        anchored = smoke_kit.text_condition(prompts)
+        assert anchored.shape == raw.shape
+        bank = smoke_kit._anchor.bank
+        assert torch.cdist(anchored, bank).min(1).values.max() < torch.cdist(raw, bank).min(1).values.max()
+    finally:
+        smoke_kit.preset.text.anchor = before

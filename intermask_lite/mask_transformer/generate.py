@@ -50,14 +50,15 @@ def _eval_mode(model: torch.nn.Module):
 
 
 def model_logits_fn(model: InterMTransformer, text) -> LogitsFn:
-    """A logits_fn for decode: guided logits of `model` for captions `text` (B,) (None = unconditional).
+    """A logits_fn for decode: guided logits of `model` for captions `text` (B,) (None = unconditional) or
+    for their pooled text vectors (B, D_text).
 
     The text is encoded once; ids move to the model's device; the model runs in eval mode and inference mode,
     and both guidance passes go through the model as one batch (forward_with_guidance).
     """
     device = next(model.parameters()).device
     with _eval_mode(model):
-        pooled = model.encode_text(list(text))                        # (B, D_text)
+        pooled = model.encode_text(text if isinstance(text, torch.Tensor) else list(text))  # (B, D_text)
 
     def logits_fn(ids: torch.Tensor, guidance: float) -> torch.Tensor:
         with _eval_mode(model):
