@@ -238,7 +238,7 @@ def smoke() -> Preset:
         data=DataConfig(n_clips=48, window=32, max_frames=60),
         vq=VQConfig(nb_code=32, code_dim=16, width=16, depth=1),
         vq_train=TrainConfig(steps=6, batch_size=8, warmup=2, eval_every=3),
-        text=TextConfig(dim=32),
+        text=TextConfig(dim=32, anchor=4),  # anchoring on, so that smoke runs go through it as the lab does
         transformer=TransformerConfig(latent_dim=32, n_layers=1, n_heads=2, ff_mult=2),
         transformer_train=TrainConfig(steps=6, batch_size=8, warmup=2, eval_every=3, lr=5e-4),
         evaluator_train=TrainConfig(steps=6, batch_size=8, warmup=2, eval_every=3, lr=1e-3),
