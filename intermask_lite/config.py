@@ -95,7 +95,8 @@ class TextConfig:
     max_words: int = 32          # longest caption in tokens
     rewrites: int = 0            # synonym rewrites added per training caption (transformer; data.caption_augment)
     word_drop: float = 0.0       # in training, share of a caption's word features left out (at least one kept)
-    anchor: int = 0              # in generation, pull a prompt's text vector onto its k nearest training captions' (0: off)
+    anchor: int = 0              # in generation, pull a prompt's text vector onto its k nearest training
+                                 # captions' (text.CaptionAnchor; 0: off)
 
 
 @dataclass

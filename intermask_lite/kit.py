@@ -120,7 +120,8 @@ class Kit:
             raise ValueError("every prompt needs some text; got an empty one")
         gen = torch.Generator().manual_seed(int(seed))
         logits_fn = model_logits_fn(self.transformer, self.text_condition(texts))
-        return decode(logits_fn, torch.tensor(lengths), n_cols, self.nb_code, steps=steps, schedule=self.preset.transformer.schedule, guidance=guidance, top_k=top_k,
+        return decode(logits_fn, torch.tensor(lengths), n_cols, self.nb_code, steps=steps,
+                      schedule=self.preset.transformer.schedule, guidance=guidance, top_k=top_k,
                       temperature=temperature, generator=gen, fixed=fixed, fixed_mask=fixed_mask, trace=trace,
                       n_rows=self.transformer.n_rows)
 

@@ -51,7 +51,8 @@ def test_anchor_option_sets_the_kits_text_anchor(smoke_artifacts, tmp_path, monk
     from intermask_lite.kit import Kit
     seen = []
     real = Kit.text_condition
-    monkeypatch.setattr(Kit, "text_condition", lambda kit, texts: seen.append(kit.preset.text.anchor) or real(kit, texts))
+    monkeypatch.setattr(Kit, "text_condition",
+                        lambda kit, texts: seen.append(kit.preset.text.anchor) or real(kit, texts))
     for k in ("3", "0"):
         code = cli.main(["generate", "two people shake hands", "--preset", "smoke", "--artifacts-dir",
                          str(smoke_artifacts), "--seconds", "1", "--steps", "2", "--formats", "npz", "--anchor", k,

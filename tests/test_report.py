@@ -102,6 +102,7 @@ def test_markdown_and_json(report, artifacts, tmp_path):
     assert report["evaluator_checksum"] == digest and digest in text
     assert "| row | FID ↓ | R@1 (4) ↑ | R@2 (4) ↑ | R@3 (4) ↑ | MM Dist ↓" in text
     assert "| ground truth | 0.000 ± 0.000 |" in text and "## Physics" in text
+    assert report["text_anchor"] == 4 and "anchored to their 4 nearest training captions" in text  # smoke anchors
     loaded = json.loads(json_path.read_text(encoding="utf-8"))
     assert loaded["rows"]["generated"]["fid"]["values"] == report["rows"]["generated"]["fid"]["values"]
     assert loaded["environment"]["torch"] == torch.__version__

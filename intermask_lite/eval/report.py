@@ -240,8 +240,8 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         notes.append("paraphrases not evaluated: some test clips have classes without held-out paraphrases")
     return {
         "preset": kit.preset.name, "n_clips": n, "replications": replications, "seed": seed, "seeds": seeds,
-        "pools": used, "steps": steps, "guidance": guidance, "text_anchor": kit.preset.text.anchor if hasattr(kit, "text_condition") else 0,
-        "mm_prompts": mm_prompts, "mm_samples": mm_samples,
+        "pools": used, "steps": steps, "guidance": guidance, "mm_prompts": mm_prompts, "mm_samples": mm_samples,
+        "text_anchor": kit.preset.text.anchor if hasattr(kit, "text_condition") else 0,  # baselines do not anchor
         "metrics": keys, "rows": summary, "paraphrase_share": share,
         "gt_half_fid": _summarise([{"fid": v} for v in half_fid], ["fid"])["fid"],
         "physics": physics_rows, "notes": notes, **evaluator_id(kit), "environment": environment(kit.device),
