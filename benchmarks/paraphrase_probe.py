@@ -47,6 +47,7 @@ def text_side(kit, prompts, labels, captions, caption_labels) -> tuple[float, fl
 
 
 def generated_accuracy(kit, prompts, labels, samples: int, seed: int) -> float:
+    """Share of `samples` 3 s motions per prompt that the evaluator classifies as the prompt's label."""
     motions = kit.generate(prompts, seconds=3.0, samples=samples, seed=seed)  # prompt-major
     emb = embed_joints(kit.evaluator, [m.joints for m in motions], kit.fps)
     return kit.evaluator.class_accuracy(emb, [label for label in labels for _ in range(samples)])

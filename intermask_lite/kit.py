@@ -129,11 +129,9 @@ class Kit:
     def text_condition(self, texts: list[str]) -> torch.Tensor:
         """The pooled text vectors (B, D_text) the transformer is conditioned on: with preset.text.anchor = k > 0
         each is pulled onto its k nearest training captions' (text.CaptionAnchor; set it to 0 for the raw ones)."""
-        encoder = self.transformer.text_encoder
-        was_training = encoder.training
-        encoder.eval()
-        pooled = encoder(list(texts))[2]  # (B, D_text)
-        encoder.train(was_training)
+        from .mask_transformer.generate import _eval_mode
+        with _eval_mode(self.transformer):
+            pooled = self.transformer.encode_text(list(texts))  # (B, D_text)
         k = self.preset.text.anchor
         if k <= 0:
             return pooled
@@ -144,7 +142,7 @@ class Kit:
             if cache is None or not cache.exists():
                 print("encoding the training captions once, to anchor prompts to them (text.anchor)")
             captions = [c for clip in training_clips(self.preset)[0] for c in clip.captions]
-            self._anchor = CaptionAnchor.from_captions(encoder, captions, cache)
+            self._anchor = CaptionAnchor.from_captions(self.transformer.text_encoder, captions, cache)
         return self._anchor(pooled, k)  # (B, D_text)
 
     def _to_motions(self, ids: torch.Tensor, lengths: list[int], texts: list[str]) -> list[Motion]:
