@@ -15,6 +15,7 @@ import time
 import torch
 
 from intermask_lite.config import get_preset
+from intermask_lite.mask_transformer.sampling import Sampling
 from intermask_lite.mask_transformer.generate import decode, model_logits_fn
 from intermask_lite.mask_transformer.model import InterMTransformer
 from intermask_lite.text import build_text_encoder
@@ -49,8 +50,8 @@ def time_decode(model, nb_code, n_cols, batch, steps, guidance, repeats, device)
     for r in range(repeats + 1):  # the first run warms up
         model_seconds.append(0.0)
         start = time.perf_counter()
-        decode(timed_logits_fn, torch.full((batch,), n_cols), n_cols, nb_code, steps=steps,
-               guidance=guidance, generator=torch.Generator().manual_seed(r))
+        decode(timed_logits_fn, torch.full((batch,), n_cols), n_cols, nb_code,
+               Sampling(steps=steps, guidance=guidance, seed=r))
         totals.append(time.perf_counter() - start)
     total = sorted(totals[1:])[repeats // 2]
     in_model = sorted(model_seconds[1:])[repeats // 2]
@@ -66,7 +67,7 @@ def cpu_agreement(preset_name: str, device: torch.device, batch: int, steps: int
     for run_device in (torch.device("cpu"), device):
         model.to(run_device)
         runs.append(decode(model_logits_fn(model, captions), torch.full((batch,), n_cols), n_cols, nb_code,
-                           steps=steps, guidance=guidance, generator=torch.Generator().manual_seed(0)))
+                           Sampling(steps=steps, guidance=guidance)))
     return (runs[0] == runs[1]).float().mean().item()
 
 

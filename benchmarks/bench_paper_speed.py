@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from intermask_lite.config import GUIDANCE, get_preset
+from intermask_lite.mask_transformer.sampling import Sampling
 from intermask_lite.mask_transformer.generate import decode, model_logits_fn
 from intermask_lite.mask_transformer.int8 import int8_inference
 from intermask_lite.mask_transformer.training import build_transformer, masked_token_loss
@@ -82,8 +83,8 @@ def kit_generation(preset, model):
     def generate():
         calls[0] += 1
         prompt = [f"two people greet each other, take {calls[0]}"]
-        return decode(model_logits_fn(model, prompt), [COLUMNS], COLUMNS, nb_code, steps=STEPS, guidance=GUIDANCE,
-                      generator=torch.Generator().manual_seed(calls[0]))  # (1, 2, 5, C)
+        return decode(model_logits_fn(model, prompt), [COLUMNS], COLUMNS, nb_code,
+                      Sampling(steps=STEPS, guidance=GUIDANCE, seed=calls[0]))  # (1, 2, 5, C)
     return generate
 
 

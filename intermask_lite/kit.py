@@ -14,9 +14,11 @@ import torch
 
 from . import config as config_mod
 from .checkpoints import KINDS, SHIPPED_DIR, checkpoint_path, load_or_train
-from .config import DECODE_STEPS, FRAMES_PER_TOKEN, GUIDANCE, seconds_to_columns
+from .cleanup import check_stages, clean
+from .config import FRAMES_PER_TOKEN, seconds_to_columns
+from .mask_transformer.sampling import Sampling, row_seed
 from .motion import Motion
-from .placement import from_canonical, to_canonical
+from .placement import Placement, from_canonical, to_canonical
 from .utils import get_device
 
 
@@ -95,35 +97,40 @@ class Kit:
         grid = self.tokenizer.decode(ids.to(self.device))              # (P, 12, 22, T)
         return self.tokenizer.grid_to_joints(grid).cpu().numpy()       # (P, T, 22, 3)
 
-    def reconstruct(self, motion) -> Motion:
+    def reconstruct(self, motion, cleanup="all") -> Motion:
         """Through the tokenizer and back: what the tokens keep of a Motion (one or two people), where it stands.
 
-        Warns (UnfamiliarMotionWarning) when the motion reconstructs much worse than the built-in test split."""
+        cleanup: the cleanup stages run on the decoded joints (see `cleanup`; () = the raw decoder output, which
+        stays available as `raw_joints`). Warns (UnfamiliarMotionWarning) when the motion reconstructs much
+        worse than the built-in test split."""
+        stages = check_stages(cleanup)
         src = motion if isinstance(motion, Motion) else None
         canon, placement = self._placed(motion)                        # (P, T, 22, 3)
-        joints = self.detokenize(self._encode(canon))                  # (P, T, 22, 3)
-        self._warn_if_unfamiliar(joints, canon)
-        return Motion(from_canonical(joints, placement), fps=self.fps,
-                      text=(src.text if src else "") + " (reconstructed)", label=src.label if src else "")
+        raw = self.detokenize(self._encode(canon))                     # (P, T, 22, 3)
+        self._warn_if_unfamiliar(raw, canon)
+        out = self._motion(raw, stages, text=(src.text if src else "") + " (reconstructed)",
+                           label=src.label if src else "")
+        return self._placed_back([out], placement)[0]
 
     # ------------------------------------------------------------------ generation
-    def decode_tokens(self, texts: list[str], lengths: list[int], n_cols: int, seed: int = 0,
-                      steps: int = DECODE_STEPS, guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0,
-                      fixed=None, fixed_mask=None, trace: bool = False):
+    def decode_tokens(self, texts: list[str], lengths: list[int], n_cols: int, sampling: Sampling | None = None,
+                      fixed=None, fixed_mask=None, trace: bool = False, row_seeds=None):
         """Token maps (B, 2, 5, n_cols) for B prompts, each at its own length in columns (`lengths`, <= n_cols).
 
         The decoder behind generate/react/inpaint: `fixed`/`fixed_mask` (B, 2, 5, n_cols) keep given tokens,
-        `trace` also returns the decoding Trace. Columns past a prompt's length hold PAD (nb_code + 1).
+        `trace` also returns the decoding Trace, row_seeds (B,) seed each row (default: from sampling.seed and
+        the row's index). Columns past a prompt's length hold PAD (nb_code + 1). Each distinct prompt is encoded once.
         """
         from .mask_transformer.generate import decode, model_logits_fn
         if any(not str(t).strip() for t in texts):
             raise ValueError("every prompt needs some text; got an empty one")
-        gen = torch.Generator().manual_seed(int(seed))
-        logits_fn = model_logits_fn(self.transformer, self.text_condition(texts))
-        return decode(logits_fn, torch.tensor(lengths), n_cols, self.nb_code, steps=steps,
-                      schedule=self.preset.transformer.schedule, guidance=guidance, top_k=top_k,
-                      temperature=temperature, generator=gen, fixed=fixed, fixed_mask=fixed_mask, trace=trace,
-                      n_rows=self.transformer.n_rows)
+        unique = list(dict.fromkeys(texts))
+        pooled = self.text_condition(unique)                           # (U, D_text)
+        pooled = pooled[torch.tensor([unique.index(t) for t in texts])]  # (B, D_text)
+        logits_fn = model_logits_fn(self.transformer, pooled)
+        return decode(logits_fn, torch.tensor(lengths), n_cols, self.nb_code, sampling or Sampling(),
+                      fixed=fixed, fixed_mask=fixed_mask, trace=trace, n_rows=self.transformer.n_rows,
+                      row_seeds=row_seeds, schedule=self.preset.transformer.schedule)
 
     @torch.no_grad()
     def text_condition(self, texts: list[str]) -> torch.Tensor:
@@ -145,10 +152,16 @@ class Kit:
             self._anchor = CaptionAnchor.from_captions(self.transformer.text_encoder, captions, cache)
         return self._anchor(pooled, k)  # (B, D_text)
 
-    def _to_motions(self, ids: torch.Tensor, lengths: list[int], texts: list[str]) -> list[Motion]:
+    def _motion(self, raw: np.ndarray, stages, text: str = "", label: str = "") -> Motion:
+        """A Motion from decoded joints (P, T, 22, 3) after the cleanup `stages`; the input kept as raw_joints."""
+        m = Motion(clean(raw, self.fps, stages), fps=self.fps, text=text, label=label)
+        m.raw_joints = raw.astype(np.float32)  # (P, T, 22, 3) the decoder's own output
+        return m
+
+    def _to_motions(self, ids: torch.Tensor, lengths: list[int], texts: list[str], stages=()) -> list[Motion]:
         out = []
         for b, (length, text) in enumerate(zip(lengths, texts)):
-            m = Motion(self.detokenize(ids[b], length), fps=self.fps, text=text)
+            m = self._motion(self.detokenize(ids[b], length), stages, text=text)
             m.tokens = ids[b, :, :, :length].clone()  # (2, 5, C) the tokens it came from
             out.append(m)
         return out
@@ -161,27 +174,39 @@ class Kit:
                              f"(at most {max_cols * FRAMES_PER_TOKEN / self.fps:g} s for preset {self.preset.name!r})")
         return cols
 
-    def generate(self, texts, seconds: float = 3.0, samples: int = 1, seed: int = 0, steps: int = DECODE_STEPS,
-                 guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0, trace: bool = False):
-        """Two people from text. Returns `samples` Motions per prompt, prompt-major (and the Trace if trace)."""
+    @staticmethod
+    def _settings(sampling: Sampling | None, settings: dict) -> Sampling:
+        """`sampling` (default Sampling()) with keyword settings (steps=, seed=, ...) applied, validated."""
+        return (sampling or Sampling()).updated(**settings)
+
+    def generate(self, texts, seconds: float = 3.0, samples: int = 1, sampling: Sampling | None = None,
+                 cleanup="all", trace: bool = False, **settings):
+        """Two people from text. Returns `samples` Motions per prompt, prompt-major (and the Trace if trace).
+
+        sampling: a Sampling (steps, guidance, top_k, temperature, seed, ...); keyword settings such as seed=1
+        or steps=10 change single fields of it. Sample s of prompt i depends only on (seed, i, s). cleanup: the
+        cleanup stages run on the decoded joints ("all", a list of names, or () for the raw decoder output)."""
+        sampling, stages = self._settings(sampling, settings), check_stages(cleanup)
         texts = [texts] if isinstance(texts, str) else list(texts)
-        self._note_unfamiliar_prompts(texts)
         if not texts or samples < 1:
             raise ValueError(f"need at least one prompt and samples >= 1; got {len(texts)} prompts, samples={samples}")
+        self._note_unfamiliar_prompts(texts)
         cols = self._columns(seconds)
         batch = [t for t in texts for _ in range(samples)]
-        result = self.decode_tokens(batch, [cols] * len(batch), cols, seed, steps, guidance, top_k, temperature,
-                                    trace=trace)
+        seeds = [row_seed(sampling.seed, i, s) for i in range(len(texts)) for s in range(samples)]
+        result = self.decode_tokens(batch, [cols] * len(batch), cols, sampling, trace=trace, row_seeds=seeds)
         ids, tr = result if trace else (result, None)
-        motions = self._to_motions(ids, [cols] * len(batch), batch)
+        motions = self._to_motions(ids, [cols] * len(batch), batch, stages)
         return (motions, tr) if trace else motions
 
-    def react(self, actor, text: str, samples: int = 1, seed: int = 0, steps: int = DECODE_STEPS,
-              guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0) -> list[Motion]:
+    def react(self, actor, text: str, samples: int = 1, sampling: Sampling | None = None, cleanup="all",
+              **settings) -> list[Motion]:
         """Person B reacting to a given person A (a Motion, a Clip or a BVH path); A's tokens stay fixed.
 
-        The two people come back where A stands in the given motion (B next to A, as generated)."""
+        The two people come back where A stands in the given motion (B next to A, as generated). Settings and
+        cleanup as in generate; the cleanup's foot lock and push may move A a little."""
         from .mask_transformer.generate import reaction_masks
+        sampling, stages = self._settings(sampling, settings), check_stages(cleanup)
         self._note_unfamiliar_prompts([text])
         canon, placement = self._placed(actor, people=1)               # (1, T, 22, 3)
         ids_a = self._encode(canon)                                    # (1, 5, C)
@@ -189,18 +214,28 @@ class Kit:
         cols = min(ids_a.shape[-1], self.max_columns)
         ids_a = ids_a[..., :cols].expand(samples, -1, -1)              # (S, 5, C)
         fixed, fixed_mask = reaction_masks(ids_a)
-        ids = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, guidance, top_k, temperature,
-                                 fixed=fixed, fixed_mask=fixed_mask)
-        return self._placed_back(self._to_motions(ids, [cols] * samples, [text] * samples), placement)
+        seeds = [row_seed(sampling.seed, 0, s) for s in range(samples)]
+        ids = self.decode_tokens([text] * samples, [cols] * samples, cols, sampling, fixed=fixed,
+                                 fixed_mask=fixed_mask, row_seeds=seeds)
+        return self._placed_back(self._to_motions(ids, [cols] * samples, [text] * samples, stages), placement)
 
     def inpaint(self, motion, person: str = "B", rows=None, seconds=None, text: str = "", samples: int = 1,
-                seed: int = 0, steps: int = DECODE_STEPS, guidance: float = GUIDANCE, top_k=None, temperature: float = 1.0):
-        """Regenerate a region (person, body-part rows, time range in seconds); everything else is kept."""
+                sampling: Sampling | None = None, cleanup="all", **settings):
+        """Regenerate a region (person, body-part rows, time range in seconds); everything else is kept.
+
+        A Motion that the kit generated (it carries `.tokens`) keeps its own tokens outside the region;
+        anything else is tokenized first. Settings and cleanup as in generate."""
         from .mask_transformer.generate import inpaint_masks
+        sampling, stages = self._settings(sampling, settings), check_stages(cleanup)
         if isinstance(motion, Motion) and motion.n_people != 2:
             raise ValueError("inpaint needs a two-person Motion")
-        canon, placement = self._placed(motion)                        # (2, T, 22, 3)
-        ids = self._encode(canon)                                      # (2, 5, C)
+        own = getattr(motion, "tokens", None)
+        if own is not None:                                            # the kit's own output: its tokens, its frame
+            placement = getattr(motion, "token_frame", None) or Placement(shift=(0.0, 0.0, 0.0), yaw=0.0)
+            ids = own.clone()                                          # (2, 5, C)
+        else:
+            canon, placement = self._placed(motion)                    # (2, T, 22, 3)
+            ids = self._encode(canon)                                  # (2, 5, C)
         cols = min(ids.shape[-1], self.max_columns)
         ids = ids[None, ..., :cols].expand(samples, -1, -1, -1)        # (S, 2, 5, C)
         span = None if seconds is None else (seconds_to_columns(seconds[0], self.fps),
@@ -208,9 +243,10 @@ class Kit:
         fixed, fixed_mask = inpaint_masks(ids, person=person, rows=rows, cols=span)
         text = text or getattr(motion, "text", "") or "two people interact"
         self._note_unfamiliar_prompts([text])
-        out = self.decode_tokens([text] * samples, [cols] * samples, cols, seed, steps, guidance, top_k, temperature,
-                                 fixed=fixed, fixed_mask=fixed_mask)
-        return self._placed_back(self._to_motions(out, [cols] * samples, [text] * samples), placement)
+        seeds = [row_seed(sampling.seed, 0, s) for s in range(samples)]
+        out = self.decode_tokens([text] * samples, [cols] * samples, cols, sampling, fixed=fixed,
+                                 fixed_mask=fixed_mask, row_seeds=seeds)
+        return self._placed_back(self._to_motions(out, [cols] * samples, [text] * samples, stages), placement)
 
     # ------------------------------------------------------------------ the user's frame and unfamiliar input
     def _placed(self, motion, people: int | None = None):
@@ -229,7 +265,10 @@ class Kit:
     def _placed_back(motions: list[Motion], placement) -> list[Motion]:
         """Results made in the models' frame, moved to where the user's motion stood (in place; returned)."""
         for m in motions:
+            m.token_frame = placement  # where its tokens' frame lies in the user's (inpaint reads it)
             m.joints = from_canonical(m.joints, placement)
+            if getattr(m, "raw_joints", None) is not None:
+                m.raw_joints = from_canonical(m.raw_joints, placement)
         return motions
 
     def motion_reference_mm(self) -> float:

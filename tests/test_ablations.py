@@ -9,6 +9,7 @@ import torch
 
 from intermask_lite.config import smoke, with_overrides
 from intermask_lite.eval.ablations import VARIANTS, scaled_train, table_markdown
+from intermask_lite.mask_transformer.sampling import Sampling
 from intermask_lite.mask_transformer.generate import decode, model_logits_fn
 from intermask_lite.mask_transformer.tools import TokenIds, pad_tokens
 from intermask_lite.mask_transformer.training import build_transformer, masked_token_loss
@@ -109,8 +110,8 @@ def test_one_row_token_maps_of_a_1d_tokenizer_train_and_decode():
     assert ids.shape == (2, 2, 1, COLS) and (ids[1, :, :, 3:] == TokenIds(NB_CODE).pad).all()
     loss, _ = masked_token_loss(model, ids, CAPTIONS, preset.transformer, torch.Generator().manual_seed(0))
     assert torch.isfinite(loss)
-    out = decode(model_logits_fn(model, CAPTIONS), [COLS, 3], COLS, NB_CODE, steps=3,
-                 generator=torch.Generator().manual_seed(0), n_rows=1)
+    out = decode(model_logits_fn(model, CAPTIONS), [COLS, 3], COLS, NB_CODE, Sampling(steps=3),
+                 n_rows=1)
     assert out.shape == (2, 2, 1, COLS) and (out[0] < NB_CODE).all()
     with pytest.raises(ValueError, match=r"\(B, 2, 1, T'\)"):
         model(tokens(n_rows=5), CAPTIONS)

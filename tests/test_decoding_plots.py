@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from intermask_lite.config import TextConfig, TransformerConfig, VQConfig
+from intermask_lite.mask_transformer.sampling import Sampling
 from intermask_lite.mask_transformer.generate import decode, model_logits_fn
 from intermask_lite.mask_transformer.model import InterMTransformer
 from intermask_lite.text import build_text_encoder
@@ -26,8 +27,8 @@ def setup():
         for p in model.parameters():
             p.add_(0.1 * torch.randn(p.shape))
     lengths = torch.tensor([COLS, COLS - 2])
-    ids, trace = decode(model_logits_fn(model, ["two people shake hands"] * 2), lengths, COLS, K, steps=STEPS,
-                        generator=torch.Generator().manual_seed(0), trace=True)
+    ids, trace = decode(model_logits_fn(model, ["two people shake hands"] * 2), lengths, COLS, K,
+                        Sampling(steps=STEPS), trace=True)
 
     def to_joints(maps):  # (2, 5, C) -> (2, 4C, 22, 3)
         with torch.no_grad():

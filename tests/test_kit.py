@@ -5,7 +5,9 @@ import torch
 
 from intermask_lite.data.synthetic import load_split
 from intermask_lite.checkpoints import checkpoint_path
+from intermask_lite import skeleton
 from intermask_lite.kit import load_pretrained
+from intermask_lite.mask_transformer.sampling import Sampling, row_seed
 from intermask_lite.motion import Motion
 
 
@@ -20,7 +22,7 @@ def test_generate_shapes_order_and_tokens(smoke_kit):
     for m in ms:
         assert m.joints.shape == (2, 20, 22, 3) and m.fps == 20  # 1 s = 5 token columns = 20 frames
         assert m.tokens.shape == (2, 5, 5) and int(m.tokens.max()) < smoke_kit.nb_code
-        np.testing.assert_allclose(m.joints, smoke_kit.detokenize(m.tokens), atol=1e-6)
+        np.testing.assert_allclose(m.raw_joints, smoke_kit.detokenize(m.tokens), atol=1e-6)
 
 
 def test_generate_is_seeded(smoke_kit):
@@ -41,12 +43,34 @@ def test_generate_rejects_bad_input(smoke_kit):
 
 
 def test_decode_tokens_takes_one_length_per_prompt(smoke_kit):
-    ids = smoke_kit.decode_tokens(["two people hug", "someone waves"], [3, 5], n_cols=5, seed=0, steps=3)
+    ids = smoke_kit.decode_tokens(["two people hug", "someone waves"], [3, 5], n_cols=5, sampling=Sampling(steps=3))
     assert ids.shape == (2, 2, 5, 5)                                   # (B, people, rows, columns)
     assert int(ids[0, ..., :3].max()) < smoke_kit.nb_code and int(ids[1].max()) < smoke_kit.nb_code
     assert (ids[0, ..., 3:] == smoke_kit.nb_code + 1).all()            # past its length: PAD
-    one = smoke_kit.decode_tokens(["someone waves"], [5], n_cols=5, seed=0, steps=3)[0]
-    assert torch.equal(one, smoke_kit.generate("someone waves", seconds=1.0, seed=0, steps=3)[0].tokens)
+    alone = smoke_kit.decode_tokens(["someone waves"], [5], n_cols=5, sampling=Sampling(steps=3),
+                                    row_seeds=[row_seed(0, 1, 0)])[0]
+    assert torch.equal(alone, ids[1])                                  # a row does not depend on its batch
+    first = smoke_kit.decode_tokens(["two people hug"], [5], n_cols=5, sampling=Sampling(steps=3))[0]
+    assert torch.equal(first, smoke_kit.generate("two people hug", seconds=1.0, seed=0, steps=3)[0].tokens)
+
+
+def test_a_sample_depends_only_on_seed_prompt_and_sample_index(smoke_kit):
+    one = smoke_kit.generate(["two people hug"], seconds=1.0, samples=1, seed=4, steps=3)
+    two = smoke_kit.generate(["two people hug", "someone waves"], seconds=1.0, samples=2, seed=4, steps=3)
+    assert torch.equal(one[0].tokens, two[0].tokens)
+    assert not torch.equal(two[0].tokens, two[1].tokens)
+
+
+def test_cleanup_is_switchable_and_keeps_the_raw_output(smoke_kit):
+    raw = smoke_kit.generate("two people hug", seconds=1.0, seed=0, steps=3, cleanup=())[0]
+    cleaned = smoke_kit.generate("two people hug", seconds=1.0, seed=0, steps=3)[0]
+    np.testing.assert_allclose(raw.joints, raw.raw_joints)
+    np.testing.assert_allclose(cleaned.raw_joints, raw.joints)
+    assert not np.allclose(cleaned.joints, raw.joints)
+    drift = np.ptp(skeleton.bone_lengths(cleaned.joints[0]), axis=0).max()  # one skeleton: constant bones
+    assert drift < 1e-4
+    with pytest.raises(ValueError, match="unknown cleanup stage"):
+        smoke_kit.generate("two people hug", seconds=1.0, cleanup=["smooth"])
 
 
 def test_react_keeps_the_actor(smoke_kit, clip):
@@ -81,7 +105,7 @@ def test_inpaint_keeps_everything_outside_its_region(smoke_kit, clip):
     # joints: identical to the untouched reconstruction outside the edit window and the decoder's reach
     reach = decoder_reach(smoke_kit)
     base = smoke_kit.detokenize(ids[..., :cols])
-    moved = np.abs(out.joints - base).max(axis=(0, 2, 3))            # (T,)
+    moved = np.abs(out.raw_joints - base).max(axis=(0, 2, 3))        # (T,) the decoder output
     far = np.r_[0:max(0, 20 - reach), min(len(moved), 32 + reach):len(moved)]
     assert far.size > 0 and moved[far].max() < 1e-5
     assert moved[20:32].max() > 1e-4
@@ -99,7 +123,7 @@ def test_reconstruct_one_and_two_people(smoke_kit, clip):
     n = motion.n_frames - motion.n_frames % 4
     assert r2.joints.shape == (2, n, 22, 3) and r1.joints.shape == (1, n, 22, 3)
     swapped = smoke_kit.reconstruct(motion.swap())  # B first: the frame is B's, as for B alone
-    np.testing.assert_allclose(r1.joints[0], swapped.joints[0], atol=1e-5)  # each person is tokenized alone
+    np.testing.assert_allclose(r1.raw_joints[0], swapped.raw_joints[0], atol=1e-5)  # each person is tokenized alone
     assert "reconstructed" in r2.text
 
 

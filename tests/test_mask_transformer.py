@@ -7,8 +7,9 @@ import torch
 
 from intermask_lite.config import TextConfig, TransformerConfig, get_preset, smoke
 from intermask_lite.mask_transformer.model import InterMTransformer, forward_with_guidance
+from intermask_lite.mask_transformer.sampling import draw, sampling_probs
 from intermask_lite.mask_transformer.tools import (TokenIds, bert_corrupt, get_schedule, pad_tokens,
-                                                   random_mask_by_ratio, sample_logits, top_k_filter)
+                                                   random_mask_by_ratio, top_k_filter)
 from intermask_lite.mask_transformer.training import build_transformer, load_transformer, masked_token_loss
 from intermask_lite.text import build_text_encoder
 from intermask_lite.utils import CHECKPOINT_FORMAT, atomic_torch_save, seed_everything
@@ -201,13 +202,14 @@ def test_top_k_and_sampling():
     logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
     assert torch.isinf(top_k_filter(logits, 2)).tolist() == [[True, False, True, False]]
     assert torch.equal(top_k_filter(logits, None), logits)
-    assert sample_logits(logits, 0.0).tolist() == [1]
+    assert draw(sampling_probs(logits, 0.0), torch.tensor([0.999])).tolist() == [1]  # greedy: the argmax
     big = logits.expand(4000, -1)
-    draws = sample_logits(big, 1.0, top_k=2, generator=torch.Generator().manual_seed(0))
+    u = torch.rand(4000, generator=torch.Generator().manual_seed(0))
+    draws = draw(sampling_probs(big, 1.0, top_k=2), u)
     assert set(draws.tolist()) == {1, 3}
     assert abs(float((draws == 1).float().mean()) - math.e / (math.e + 1)) < 0.03
-    again = sample_logits(big, 1.0, top_k=2, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(draws, again)
+    assert torch.equal(draws, draw(sampling_probs(big, 1.0, top_k=2), u.clone()))
+    assert draw(sampling_probs(logits, 1.0, top_k=2), torch.tensor([0.0])).tolist() == [1]  # never a filtered code
 
 
 def test_loss_rejects_special_tokens_as_targets():

@@ -74,11 +74,11 @@ def test_moved_and_turned_clip_tokens_and_error_are_the_same(smoke_kit, clip):
 def test_the_reaction_moves_with_the_actor(smoke_kit, clip):
     actor = Motion.from_clip(clip).person(0)
     moved = Motion(move(actor.joints, degrees=-90.0), fps=actor.fps)
-    here = smoke_kit.react(actor, "the other one waves back", seed=0, steps=3)[0]
-    there = smoke_kit.react(moved, "the other one waves back", seed=0, steps=3)[0]
+    here = smoke_kit.react(actor, "the other one waves back", seed=0, steps=3, cleanup=())[0]
+    there = smoke_kit.react(moved, "the other one waves back", seed=0, steps=3, cleanup=())[0]
     assert torch.equal(here.tokens, there.tokens)
     np.testing.assert_allclose(there.joints, move(here.joints, degrees=-90.0), atol=1e-4)
-    actor_back = smoke_kit.reconstruct(moved).joints[0]  # the given actor through the tokens, where it stands
+    actor_back = smoke_kit.reconstruct(moved, cleanup=()).joints[0]  # the given actor through the tokens, where it stands
     half = there.n_frames // 2  # away from the cut at max_frames, which the decoder sees
     np.testing.assert_allclose(there.joints[0, :half], actor_back[:half], atol=1e-4)
 
@@ -99,7 +99,7 @@ def _kit_with_reference(kit, reference_mm):
 
 def test_unfamiliar_motion_warns_once_with_the_number(smoke_kit, clip):
     motion = Motion.from_clip(clip)
-    error = familiarity.motion_error_mm(smoke_kit.reconstruct(motion).joints, motion.joints[:, : motion.n_frames // 4 * 4])
+    error = familiarity.motion_error_mm(smoke_kit.reconstruct(motion).raw_joints, motion.joints[:, : motion.n_frames // 4 * 4])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _kit_with_reference(smoke_kit, error).reconstruct(motion)

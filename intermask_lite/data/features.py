@@ -134,7 +134,10 @@ def clip_features(clip, rot6d=None):
 class Normalizer:
     """One mean/std (262,) shared by both people; std floored per feature group so no channel explodes."""
 
-    STD_FLOORS = {"pos": 1e-2, "vel": 1e-3, "rot": 1e-2, "contact": 1e-1}  # metres, metres/frame, 6D, flag
+    # rotation 6D components are unit-scale already: flooring their std at 1 keeps the tokenizer from chasing
+    # rotation residues of a few hundredths (at 0.01 a decoded motion re-encoded to 1.7 % of its own tokens,
+    # at 1.0 to 49 %, and reconstructed 12 mm better: 1200-step lab tokenizers, 60 test clips)
+    STD_FLOORS = {"pos": 1e-2, "vel": 1e-3, "rot": 1.0, "contact": 1e-1}  # metres, metres/frame, 6D, flag
 
     def __init__(self, mean, std):
         self.mean = np.asarray(mean, dtype=np.float32)

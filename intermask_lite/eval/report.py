@@ -28,7 +28,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..config import DECODE_STEPS, FRAMES_PER_TOKEN, GUIDANCE
+from .. import cleanup as cleanup_stages  # a module reference: cleanup itself imports eval.physics
+from ..config import FRAMES_PER_TOKEN
+from ..mask_transformer.sampling import Sampling
 from ..motion import Motion
 from . import metrics, physics
 from .evaluator import embed_joints, embed_texts
@@ -82,7 +84,7 @@ def _chunk_seed(seed: int, stream: str, chunk: int) -> int:
 
 
 @torch.no_grad()
-def _decode_joints(kit, texts, cols, seed, stream, steps, guidance, actor_ids=None) -> list[np.ndarray]:
+def _decode_joints(kit, texts, cols, seed, stream, sampling, actor_ids=None, stages=()) -> list[np.ndarray]:
     """Generate (or, with actor_ids, react to) each prompt at its own length -> joints (2, 4*cols, 22, 3) each.
 
     Kit.generate / Kit.react take one length per call; Kit.decode_tokens takes one per prompt, so test
@@ -98,7 +100,7 @@ def _decode_joints(kit, texts, cols, seed, stream, steps, guidance, actor_ids=No
         n_cols = max(c)
         if not hasattr(kit, "tokenize"):  # a generator without tokens (e.g. baselines.DiffusionKit)
             joints = kit.generate_joints([texts[i] for i in idx], [FRAMES_PER_TOKEN * n for n in c],
-                                         _chunk_seed(seed, stream, chunk), steps, guidance)
+                                         _chunk_seed(seed, stream, chunk), sampling.steps, sampling.guidance)
             for b, i in enumerate(idx):
                 out[i] = joints[b]
             continue
@@ -108,10 +110,11 @@ def _decode_joints(kit, texts, cols, seed, stream, steps, guidance, actor_ids=No
             for b, i in enumerate(idx):
                 padded[b, :, : actor_ids[i].shape[-1]] = actor_ids[i]
             fixed, fixed_mask = reaction_masks(padded)                  # (B, 2, R, C) each
-        ids = kit.decode_tokens([texts[i] for i in idx], c, n_cols, _chunk_seed(seed, stream, chunk), steps, guidance,
-                                None, 1.0, fixed=fixed, fixed_mask=fixed_mask)  # (B, 2, R, C)
+        chunk_sampling = sampling.updated(seed=_chunk_seed(seed, stream, chunk))
+        ids = kit.decode_tokens([texts[i] for i in idx], c, n_cols, chunk_sampling, fixed=fixed,
+                                fixed_mask=fixed_mask)  # (B, 2, R, C)
         for b, i in enumerate(idx):
-            out[i] = kit.detokenize(ids[b], c[b])
+            out[i] = cleanup_stages.clean(kit.detokenize(ids[b], c[b]), kit.fps, stages)
     return out
 
 
@@ -141,9 +144,9 @@ def _summarise(per_rep: list[dict], keys: list[str]) -> dict:
     return out
 
 
-def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, pools=None, steps: int = DECODE_STEPS,
-             guidance: float = GUIDANCE, mm_prompts: int | None = None, reaction: bool = True, paraphrases: bool = True,
-             progress: bool = True) -> dict:
+def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, pools=None, steps: int | None = None,
+             guidance: float | None = None, mm_prompts: int | None = None, reaction: bool = True, paraphrases: bool = True,
+             progress: bool = True, sampling: Sampling | None = None, cleanup="all") -> dict:
     """Evaluate a Kit against ground truth; returns a JSON-ready dict (see the module docstring).
 
     kit: a Kit, or any generator with `preset`, `evaluator`, `fps`, `device` and
@@ -152,11 +155,14 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
 
     clips: test clips (default: the built-in test split of kit.preset); replications: default
     preset.eval.replications; pools: R-precision pool sizes (default preset.eval.pools; pools larger than
-    the number of clips are skipped with a note); steps, guidance: decoding steps and guidance scale;
+    the number of clips are skipped with a note); sampling: decoding settings (default Sampling(); its seed is
+    replaced per batch), steps and guidance change those two fields of it; cleanup: the cleanup stages run on
+    every generated motion ("all", names, or () for the raw decoder output; the reconstruction row stays raw);
     mm_prompts: prompts used for MultiModality (default preset.eval.mm_prompts, at most the number of clips),
     each sampled preset.eval.mm_samples times; reaction: also evaluate reaction generation; paraphrases: also
     generate from held-out paraphrases of each clip's class.
     """
+    sampling, stages = (sampling or Sampling()).updated(steps=steps, guidance=guidance), cleanup_stages.check_stages(cleanup)
     if getattr(kit, "evaluator", None) is None:
         raise ValueError("evaluate needs the kit's evaluator: load it with load_pretrained(..., evaluator=True)")
     ecfg = kit.preset.eval
@@ -181,7 +187,7 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
     gt_emb = embed_joints(ev, data["joints"], fps)  # (N, D)
     if tokens:
         recon_ids = [kit.tokenize(Motion(j, fps=fps)) for j in data["joints"]]  # each (2, R, C)
-        recon = [kit.detokenize(ids) for ids in recon_ids]
+        recon = [kit.detokenize(ids) for ids in recon_ids]  # the tokenizer's own output, as evaluate_tokenizer
         recon_emb = embed_joints(ev, recon, fps)
         frames = [g.shape[1] for g in data["joints"]]
         recon_mpjpe = {key: float(np.average([metrics.mpjpe(r, g, align_root=aligned)
@@ -200,12 +206,12 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         halves = rng.permutation(n)
         half_fid.append(metrics.fid(gt_emb[halves[: n // 2]], gt_emb[halves[n // 2:]]))
 
-        gen = _decode_joints(kit, texts, data["cols"], rep_seed, "generated", steps, guidance)
+        gen = _decode_joints(kit, texts, data["cols"], rep_seed, "generated", sampling, stages=stages)
         row = _row(ev, embed_joints(ev, gen, fps), text_emb, gt_emb, *common)
         prompts = rng.choice(n, mm_prompts, replace=False)
         mm = _decode_joints(kit, [texts[i] for i in prompts for _ in range(mm_samples)],
                             [data["cols"][i] for i in prompts for _ in range(mm_samples)], rep_seed, "multimodality",
-                            steps, guidance)
+                            sampling, stages=stages)
         mm_emb = embed_joints(ev, mm, fps).reshape(mm_prompts, mm_samples, -1)  # (P, S, D)
         row["multimodality"] = metrics.multimodality(mm_emb, n_pairs=min(MM_PAIRS, mm_samples), rng=rep_seed)
         rows["generated"].append(row)
@@ -213,13 +219,13 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
 
         para = _paraphrases(data["labels"], rep_seed) if paraphrases else None
         if para is not None:
-            gen_p = _decode_joints(kit, para, data["cols"], rep_seed, "paraphrases", steps, guidance)
+            gen_p = _decode_joints(kit, para, data["cols"], rep_seed, "paraphrases", sampling, stages=stages)
             rows["generated (paraphrases)"].append(_row(ev, embed_joints(ev, gen_p, fps), text_emb, gt_emb, *common))
             first.setdefault("generated (paraphrases)", gen_p)
 
         if reaction:
-            react = _decode_joints(kit, texts, data["cols"], rep_seed, "reaction", steps, guidance,
-                                   [ids[0] for ids in recon_ids])
+            react = _decode_joints(kit, texts, data["cols"], rep_seed, "reaction", sampling,
+                                   [ids[0] for ids in recon_ids], stages=stages)
             rows["reaction"].append(_row(ev, embed_joints(ev, react, fps), text_emb, gt_emb, *common))
             first.setdefault("reaction", react)
         if tokens:
@@ -240,7 +246,7 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         notes.append("paraphrases not evaluated: some test clips have classes without held-out paraphrases")
     return {
         "preset": kit.preset.name, "n_clips": n, "replications": replications, "seed": seed, "seeds": seeds,
-        "pools": used, "steps": steps, "guidance": guidance, "mm_prompts": mm_prompts, "mm_samples": mm_samples,
+        "pools": used, "steps": sampling.steps, "guidance": sampling.guidance, "cleanup": list(stages), "mm_prompts": mm_prompts, "mm_samples": mm_samples,
         "text_anchor": kit.preset.text.anchor if hasattr(kit, "text_condition") else 0,  # baselines do not anchor
         "metrics": keys, "rows": summary, "paraphrase_share": share,
         "gt_half_fid": _summarise([{"fid": v} for v in half_fid], ["fid"])["fid"],

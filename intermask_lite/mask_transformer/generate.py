@@ -17,12 +17,11 @@ from typing import Callable
 
 import torch
 
-from ..config import DECODE_STEPS, GUIDANCE
 from .model import InterMTransformer, forward_with_guidance
-from .tools import N_ROWS, get_schedule, lengths_to_valid, sample_logits, top_k_filter
+from .sampling import Sampling, draw, row_seed, sampling_probs
+from .tools import N_ROWS, get_schedule, lengths_to_valid
 
 LogitsFn = Callable[[torch.Tensor, float], torch.Tensor]  # ids (B, 2, R, C) long, guidance -> (B, 2, R, C, K)
-GREEDY_TEMPERATURE = 1e-6  # temperatures at or below this pick the argmax
 
 
 @dataclass
@@ -74,34 +73,6 @@ def _schedule_fn(schedule: str | Callable[[float], float]) -> Callable[[float], 
     return lambda r: float(curve(torch.tensor(float(r), dtype=torch.float64)))
 
 
-def _top_k_count(top_k: int | float | None, n_codes: int) -> int | None:
-    """top_k as an int keeps that many codes; as a float in (0, 1] it keeps that share of the vocabulary."""
-    if top_k is None:
-        return None
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, float)):
-        raise TypeError(f"top_k must be None, an int >= 1 or a float in (0, 1], got {top_k!r}")
-    if isinstance(top_k, float):
-        if not 0.0 < top_k <= 1.0:
-            raise ValueError(f"top_k as a fraction must lie in (0, 1], got {top_k}")
-        return max(1, math.ceil(top_k * n_codes))
-    if not 1 <= top_k <= n_codes:
-        raise ValueError(f"top_k must lie in 1..{n_codes} (the number of codes), got {top_k}")
-    return top_k
-
-
-def sampling_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | float | None = None) -> torch.Tensor:
-    """The distribution decoding samples from: top-k filter, then softmax(logits / temperature).
-
-    logits (..., K) -> probs (..., K). A temperature <= GREEDY_TEMPERATURE gives a one-hot argmax.
-    """
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    logits = top_k_filter(logits, _top_k_count(top_k, logits.shape[-1]))  # (..., K)
-    if temperature <= GREEDY_TEMPERATURE:
-        return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    return torch.softmax(logits / temperature, dim=-1)                # (..., K)
-
-
 def _check_fixed(fixed, fixed_mask, shape):
     if (fixed is None) != (fixed_mask is None):
         raise ValueError("give both fixed and fixed_mask, or neither")
@@ -116,32 +87,35 @@ def _check_fixed(fixed, fixed_mask, shape):
 
 
 @torch.no_grad()
-def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, steps: int = DECODE_STEPS,
-           schedule: str | Callable[[float], float] = "cosine", guidance: float = GUIDANCE,
-           top_k: int | float | None = None, temperature: float = 1.0,
-           generator: torch.Generator | None = None, fixed: torch.Tensor | None = None,
-           fixed_mask: torch.Tensor | None = None, trace: bool = False, n_rows: int = N_ROWS):
-    """Fill every free position of (B, 2, R, C) token maps in `steps` confident steps (R = n_rows: 5 rows for
-    2D tokens, 1 for 1D).
+def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, sampling: Sampling | None = None,
+           fixed: torch.Tensor | None = None, fixed_mask: torch.Tensor | None = None, trace: bool = False,
+           n_rows: int = N_ROWS, row_seeds=None, schedule: str | Callable[[float], float] = "cosine"):
+    """Fill every free position of (B, 2, R, C) token maps in `sampling.steps` confident steps (R = n_rows:
+    5 rows for 2D tokens, 1 for 1D).
 
     logits_fn(ids, guidance) -> logits (B, 2, R, C, nb_code); guidance happens inside it (see
-    model_logits_fn). It gets CPU ids; the logits of masked positions come back to the CPU, where all
-    sampling happens with the CPU `generator` (None: one seeded from torch's global RNG), so CPU and GPU
-    runs pick the same tokens for the same logits. Positions where fixed_mask is True keep `fixed`; columns >= lengths[b] become PAD.
-    top_k: None (all codes), an int (that many codes) or a float in (0, 1] (that share of the codes).
-    Confidence is the model's probability of the sampled token (before temperature and top-k).
+    model_logits_fn). It gets CPU ids; the logits of masked positions come back to the CPU, where all sampling
+    happens, so CPU and GPU runs pick the same tokens for the same logits. Row b draws from its own generator,
+    seeded with row_seeds[b] (default: row_seed(sampling.seed, b, 0)), so a row does not depend on the others.
+    Positions where fixed_mask is True keep `fixed`; columns >= lengths[b] become PAD. `schedule` is used when
+    sampling.schedule is None. Confidence is the model's probability of the sampled token (before temperature
+    and top-k); re-masking ranks log-confidence plus fading Gumbel noise (sampling.confidence_noise).
     Returns ids (B, 2, R, C) long, and a Trace as well when trace=True.
     """
+    sampling = Sampling() if sampling is None else sampling
+    if not isinstance(sampling, Sampling):
+        raise TypeError(f"sampling must be a Sampling, got {type(sampling).__name__}")
     lengths = torch.as_tensor(lengths, dtype=torch.long).cpu()       # (B,)
     valid = lengths_to_valid(lengths, n_cols, n_rows)                 # (B, 2, R, C) inside the clip
     shape = tuple(valid.shape)
-    if steps < 1 or nb_code < 1 or temperature < 0:
-        raise ValueError(f"need steps >= 1, nb_code >= 1, temperature >= 0; got {steps}, {nb_code}, {temperature}")
-    k = _top_k_count(top_k, nb_code)
-    sample_temperature = 0.0 if temperature <= GREEDY_TEMPERATURE else temperature
-    gamma = _schedule_fn(schedule)
-    if generator is None:
-        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+    if nb_code < 1:
+        raise ValueError(f"need nb_code >= 1, got {nb_code}")
+    steps, k = sampling.steps, sampling.top_k_count(nb_code)
+    gamma = _schedule_fn(sampling.schedule or schedule)
+    seeds = [row_seed(sampling.seed, b, 0) for b in range(shape[0])] if row_seeds is None else list(row_seeds)
+    if len(seeds) != shape[0]:
+        raise ValueError(f"row_seeds has {len(seeds)} seeds for a batch of {shape[0]}")
+    generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
     fixed, fixed_mask = _check_fixed(fixed, fixed_mask, shape)
     fixed_mask = fixed_mask & valid                                   # padding wins over fixed
     if fixed_mask.any() and (fixed[fixed_mask].min() < 0 or fixed[fixed_mask].max() >= nb_code):
@@ -155,20 +129,29 @@ def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, steps: int =
     records = []
 
     for step in range(steps):
-        logits = logits_fn(ids, guidance)
+        logits = logits_fn(ids, sampling.guidance)
         if tuple(logits.shape) != shape + (nb_code,):
             raise ValueError(f"logits_fn returned shape {tuple(logits.shape)}, expected (B, 2, R, C, K) = "
                              f"{shape + (nb_code,)}")
         picked = logits.detach()[masked.to(logits.device)].float().cpu()  # (N, K) rows of masked positions
         if torch.isnan(picked).any():
             raise ValueError(f"logits_fn returned NaN logits at step {step}")
-        tokens = sample_logits(picked, sample_temperature, k, generator)  # (N,)
+        per_row = masked.flatten(1).sum(1).tolist()                   # masked positions of each row, b-major
+        uniforms = torch.cat([torch.rand(n, generator=g) for n, g in zip(per_row, generators)])  # (N,)
+        probs = sampling_probs(picked, sampling.temperature, k)       # (N, K)
+        tokens = draw(probs, uniforms)                                # (N,)
         sampled = ids.clone()
         sampled[masked] = tokens                                      # (B, 2, R, C)
 
         # rank the undecided positions jointly over both people; decided ones can never be re-masked
         confidence = torch.full(shape, float("inf"))                  # (B, 2, R, C)
-        confidence[masked] = torch.softmax(picked, -1).gather(-1, tokens[:, None]).squeeze(-1)
+        chosen_p = torch.softmax(picked, -1).gather(-1, tokens[:, None]).squeeze(-1)  # (N,)
+        score = chosen_p.clamp_min(1e-30).log()
+        noise = sampling.confidence_noise * (1.0 - step / steps)
+        if noise > 0:
+            u = torch.cat([torch.rand(n, generator=g) for n, g in zip(per_row, generators)]).clamp(1e-12, 1 - 1e-12)
+            score = score + noise * -torch.log(-torch.log(u))         # (N,) Gumbel
+        confidence[masked] = score
         is_last = step == steps - 1
         n_keep = torch.tensor([0 if is_last else math.floor(gamma((step + 1) / steps) * int(n))
                                for n in n_free])                      # (B,)
@@ -181,8 +164,7 @@ def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, steps: int =
         if trace:
             nan_map = torch.full(shape, float("nan"))
             conf_map, ent_map = nan_map.clone(), nan_map.clone()
-            conf_map[masked] = confidence[masked]
-            probs = sampling_probs(picked, temperature, top_k)        # (N, K)
+            conf_map[masked] = chosen_p
             ent_map[masked] = -(probs * probs.clamp_min(1e-30).log()).sum(-1)
             records.append((masked, sampled, conf_map, ent_map, new_ids, new_masked.flatten(1).sum(1)))
         ids, masked = new_ids, new_masked

@@ -1,4 +1,4 @@
-"""Masking tools shared by training and decoding: token ids, schedules, masks, corruption, top-k, sampling.
+"""Masking tools shared by training and decoding: token ids, schedules, masks, corruption, top-k.
 
 Token ids: codes are 0..nb_code-1, then MASK = nb_code, PAD = nb_code + 1, SEP = nb_code + 2.
 A token map has shape (B, 2, 5, T'): batch, person (A, B), body-part row, time column.
@@ -9,7 +9,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 N_ROWS = 5  # body-part rows of one person's token map
 
@@ -112,23 +111,3 @@ def top_k_filter(logits: torch.Tensor, k: int | None) -> torch.Tensor:
         return logits
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
     return logits.masked_fill(logits < kth, float("-inf"))
-
-
-def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Sample codes from (..., V) logits; temperature 0 is argmax.
-
-    Sampling draws uniform numbers from the (CPU) generator and inverts the CDF on the logits' device,
-    so CPU and GPU pick the same tokens for the same seed.
-    """
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    logits = top_k_filter(logits, top_k)
-    if temperature == 0:
-        return logits.argmax(-1)
-    probs = F.softmax(logits.float() / temperature, dim=-1)  # (..., V)
-    cdf = probs.cumsum(-1)  # (..., V)
-    u = torch.rand(logits.shape[:-1] + (1,), generator=generator, device="cpu").to(logits.device)
-    u = u * cdf[..., -1:]  # guards against the cdf ending a hair below 1
-    # right=True: a draw of exactly 0 must not pick a leading zero-probability (filtered) code
-    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=logits.shape[-1] - 1)
