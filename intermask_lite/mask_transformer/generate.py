@@ -73,6 +73,11 @@ def _schedule_fn(schedule: str | Callable[[float], float]) -> Callable[[float], 
     return lambda r: float(curve(torch.tensor(float(r), dtype=torch.float64)))
 
 
+def _row_uniforms(per_row: list[int], generators: list[torch.Generator]) -> torch.Tensor:
+    """(N,) uniform draws, per_row[b] of them from row b's own generator, rows in order (b-major)."""
+    return torch.cat([torch.rand(n, generator=g) for n, g in zip(per_row, generators)])
+
+
 def _check_fixed(fixed, fixed_mask, shape):
     if (fixed is None) != (fixed_mask is None):
         raise ValueError("give both fixed and fixed_mask, or neither")
@@ -137,7 +142,7 @@ def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, sampling: Sa
         if torch.isnan(picked).any():
             raise ValueError(f"logits_fn returned NaN logits at step {step}")
         per_row = masked.flatten(1).sum(1).tolist()                   # masked positions of each row, b-major
-        uniforms = torch.cat([torch.rand(n, generator=g) for n, g in zip(per_row, generators)])  # (N,)
+        uniforms = _row_uniforms(per_row, generators)                 # (N,)
         probs = sampling_probs(picked, sampling.temperature, k)       # (N, K)
         tokens = draw(probs, uniforms)                                # (N,)
         sampled = ids.clone()
@@ -149,7 +154,7 @@ def decode(logits_fn: LogitsFn, lengths, n_cols: int, nb_code: int, sampling: Sa
         score = chosen_p.clamp_min(1e-30).log()
         noise = sampling.confidence_noise * (1.0 - step / steps)
         if noise > 0:
-            u = torch.cat([torch.rand(n, generator=g) for n, g in zip(per_row, generators)]).clamp(1e-12, 1 - 1e-12)
+            u = _row_uniforms(per_row, generators).clamp(1e-12, 1 - 1e-12)  # (N,)
             score = score + noise * -torch.log(-torch.log(u))         # (N,) Gumbel
         confidence[masked] = score
         is_last = step == steps - 1
