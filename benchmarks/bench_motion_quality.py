@@ -22,7 +22,6 @@ import time
 import warnings
 
 import numpy as np
-import torch
 
 from intermask_lite import cleanup
 from intermask_lite.data.sources import source_clips
@@ -38,12 +37,6 @@ PER_CLASS = 3
 PHYSICS = ("touch_rate", "contact_dist", "skate_share", "skate_speed", "bone_drift", "pen_max_depth", "jerk")
 
 
-def mode_share(ids: torch.Tensor) -> float:
-    """Mean over token rows (..., C) of the share of the row held by its most frequent code."""
-    rows = ids.reshape(-1, ids.shape[-1])                              # (N, C)
-    return float(np.mean([torch.bincount(r).max().item() / len(r) for r in rows]))
-
-
 def mm(a, b) -> float:
     return float(np.linalg.norm(np.asarray(a) - np.asarray(b), axis=-1).mean() * 1000)
 
@@ -57,9 +50,9 @@ def measure(kit, joints, labels, texts, ids=None, readback=False) -> dict:
     row["r3"] = float(metrics.r_precision(embed_texts(ev, texts), emb, pool=min(32, len(joints)), rng=0)[2])
     row["_emb"] = emb
     if ids is not None:
-        row["mode_share"] = float(np.mean([mode_share(i) for i in ids]))
+        row["mode_share"] = float(np.mean([metrics.mode_share(i) for i in ids]))
         again = [kit.tokenize(Motion(j, fps=kit.fps)) for j in joints]
-        row["readback"] = float(np.mean([(a == i).float().mean() for a, i in zip(again, ids)]))
+        row["readback"] = float(np.mean([metrics.token_agreement(a, i) for a, i in zip(again, ids)]))
     if readback:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -105,6 +105,19 @@ def sha256(path: Path) -> str:
     return file_sha256(path)
 
 
+def training_record(ckpt: dict, kind: str) -> dict:
+    """How a checkpoint was trained, for the manifest: minutes, CPU threads per session, the train settings."""
+    history = ckpt.get("history", {})
+    record = {"train_minutes": round(history["seconds"][-1] / 60, 1)} if history.get("seconds") else {}
+    if history.get("threads"):
+        record["train_threads"] = sorted({int(t) for t in history["threads"]})
+    preset = (ckpt.get("extra") or {}).get("preset")
+    if preset:
+        section = preset.get(TRAIN_SECTION[kind], {})
+        record["train_settings"] = {k: section[k] for k in ("steps", "batch_size", "lr", "cpu_bf16") if k in section}
+    return record
+
+
 def ship(src: Path, kind: str, preset: str, dest_dir: Path = SHIPPED_DIR) -> Path:
     """Copy a trained checkpoint into dest_dir as <preset>_<kind>.pt without optimizer state; update the manifest."""
     ckpt = load_checkpoint(src, kind=kind)
@@ -113,7 +126,7 @@ def ship(src: Path, kind: str, preset: str, dest_dir: Path = SHIPPED_DIR) -> Pat
     manifest_path = dest_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     manifest[dest.name] = {"sha256": sha256(dest), "bytes": dest.stat().st_size, "preset": preset, "kind": kind,
-                           "step": int(ckpt.get("step", 0))}
+                           "step": int(ckpt.get("step", 0)), **training_record(ckpt, kind)}
     tmp = manifest_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     tmp.replace(manifest_path)

@@ -7,10 +7,11 @@ each one switchable by name (`stages=`), and `stage_report` measures every stage
 - "skeleton_fit": each person gets one skeleton, its bone lengths the median of the decoded ones; the pose is
   posed back by forward kinematics along the decoded bone directions, smoothed over time (`smooth_frames`).
   Directions come from positions, not from the decoded rotation channels: rotation errors add up along a chain.
-- "foot_lock": foot contacts found on the fitted motion (low and slow, short gaps closed) hold each foot where it
-  stood during the contact, with a short blend in and out; the leg follows by two-bone IK, so bones keep length.
 - "push_apart": where the two bodies' capsule proxies overlap by more than `pen_tol`, both people move apart
   horizontally by half the excess each, the push smoothed over time so it does not jerk.
+- "foot_lock": foot contacts found on the fitted, pushed motion (low and slow, short gaps closed) hold each foot
+  where it stood during the contact, with a short blend in and out; the leg follows by two-bone IK, so bones keep
+  their length.
 
 The raw decoder output stays available (Kit keeps it as `Motion.raw_joints`).
 """
@@ -21,7 +22,9 @@ import numpy as np
 from . import skeleton as sk
 from .eval import physics
 
-STAGES = ("skeleton_fit", "foot_lock", "push_apart")  # the order they run in
+# the order they run in: pushing apart moves whole bodies, feet included, so the feet are locked after it
+# (on 42 generated lab motions, skating share 0.139 with the push last, 0.040 with it before the lock)
+STAGES = ("skeleton_fit", "push_apart", "foot_lock")
 SMOOTH_FRAMES = 1.0   # std (frames) of the Gaussian that smooths joint directions and the pelvis path
 # A foot joint counts as planted where eval.physics.foot_contacts says so (what the skating metric measures is
 # what gets locked): below these heights (ankle, toe, ankle, toe: FOOT_JOINT_ORDER) and slower than CONTACT_SPEED.
@@ -33,6 +36,9 @@ CONTACT_SPEED = 1.0   # m/s
 MIN_CONTACT = 3       # frames: shorter contacts are dropped, shorter gaps between contacts are closed
 BLEND = 1             # frames over which a lock fades in and out
 PEN_TOL = 0.03        # m: overlap left alone (hands that hold each other overlap slightly; ground truth: 0.017)
+# each push is smoothed, so it falls short of the excess: 3 rounds leave the deepest overlap at 0.035 m on 42
+# generated lab motions, 6 rounds at 0.024 m with the same touch rate (a tolerance of 0.02 or less loses touches)
+PUSH_ROUNDS = 6
 LEGS = {"left": (1, 4, 7, 10), "right": (2, 5, 8, 11)}  # hip, knee, ankle, toe
 
 
@@ -164,7 +170,7 @@ def lock_feet(person: np.ndarray, fps: float) -> np.ndarray:
 
 # ---------------------------------------------------------------- pushing two bodies apart
 
-def push_apart(pair: np.ndarray, pen_tol: float = PEN_TOL, iterations: int = 3) -> np.ndarray:
+def push_apart(pair: np.ndarray, pen_tol: float = PEN_TOL, iterations: int = PUSH_ROUNDS) -> np.ndarray:
     """Two people (2, T, 22, 3) moved apart horizontally where their capsules overlap by more than pen_tol."""
     out = pair.copy()
     for _ in range(iterations):
@@ -196,10 +202,10 @@ def clean(joints, fps: float, stages=None, smooth_frames: float = SMOOTH_FRAMES,
     stages = check_stages(stages)
     if "skeleton_fit" in stages:
         j = np.stack([fit_skeleton(p, smooth_frames) for p in j])
-    if "foot_lock" in stages:
-        j = np.stack([lock_feet(p, fps) for p in j])
     if "push_apart" in stages and len(j) == 2 and j.shape[1] >= 4:
         j = push_apart(j, pen_tol)
+    if "foot_lock" in stages:
+        j = np.stack([lock_feet(p, fps) for p in j])
     return j.astype(np.float32)
 
 

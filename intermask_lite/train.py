@@ -145,7 +145,7 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
     """Train `model` for cfg.steps optimiser steps (a TrainConfig); returns the history dict of lists.
 
     history: "step", "loss", "lr", "seconds" (training time so far) and each logged training term per
-    step; "val_step" and each validation score (prefixed "val_" unless it already is) at each validation.
+    step; "threads" (torch's CPU threads) once per session of training; "val_step" and each validation score (prefixed "val_" unless it already is) at each validation.
     Resuming from out_dir/{kind}_last.pt continues the step count, optimiser, scheduler and history, and
     replays the data order from where it stopped.
     on_step(model, step): called before each optimiser step, resumed runs included (e.g. to switch a
@@ -212,6 +212,7 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
                 best = scores["val_loss"]
                 checkpoint("best")
 
+        _log(history, "threads", torch.get_num_threads())  # one entry per (resumed) session, for the manifest
         batches = _epoch_batches(train_loader, epoch, seed, drawn, rank)
         bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and main), desc=f"train {kind}")
         model.train()

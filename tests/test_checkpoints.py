@@ -42,3 +42,15 @@ def test_rebuilding_ignores_the_shipped_checkpoints(tmp_path):
     (tmp_path / "lab").mkdir()
     (tmp_path / "lab" / "vq_last.pt").write_bytes(b"")
     assert checkpoint_path("vq", "lab", tmp_path, shipped=False) == tmp_path / "lab" / "vq_last.pt"
+
+
+def test_manifest_records_how_each_model_was_trained():
+    ckpt = {"history": {"seconds": [30.0, 90.0], "threads": [2, 1, 1]},
+            "extra": {"preset": {"transformer_train": {"steps": 9600, "batch_size": 16, "lr": 1e-3, "warmup": 200,
+                                                       "cpu_bf16": False}}}}
+    assert checkpoints.training_record(ckpt, "transformer") == {
+        "train_minutes": 1.5, "train_threads": [1, 2],
+        "train_settings": {"steps": 9600, "batch_size": 16, "lr": 1e-3, "cpu_bf16": False}}
+    assert checkpoints.training_record({"history": {}}, "evaluator") == {}
+    manifest = checkpoints.verify()
+    assert all("train_minutes" in entry for entry in manifest.values()), "the shipped models say how long they took"

@@ -73,9 +73,23 @@ def test_push_apart_separates_overlapping_bodies_and_leaves_apart_ones_alone():
     np.testing.assert_array_equal(cleanup.push_apart(apart), apart)
 
 
+def test_feet_stay_planted_when_the_bodies_are_pushed_apart():
+    # B stands still and leans into A more and more: the push grows frame by frame and moves the feet along
+    pair = np.stack([bent_standing(30), bent_standing(30, z=0.4)])
+    upper = [3, 6, 9] + list(range(12, 22))                            # spine, neck, head, arms
+    pair[1, :, upper, 2] -= np.linspace(0.0, 0.4, 30)[None, :]        # (13, T): leaning towards A
+    feet = list(sk.FOOT_JOINT_ORDER)
+    pushed_only = cleanup.clean(pair, FPS, ["skeleton_fit", "push_apart"])
+    assert np.ptp(pushed_only[:, :, feet][..., [0, 2]], axis=1).max() > 0.02  # the push slides the standing feet
+    cleaned = cleanup.clean(pair, FPS)
+    assert -physics.capsule_gaps(cleaned).min() < cleanup.PEN_TOL + 0.01
+    assert np.ptp(cleaned[:, :, feet][..., [0, 2]], axis=1).max() < 2e-3  # locked after the push: they hold
+
+
 def test_stage_names_order_and_the_raw_copy():
     assert cleanup.check_stages(None) == cleanup.STAGES == cleanup.check_stages("all")
-    assert cleanup.check_stages(["push_apart", "skeleton_fit"]) == ("skeleton_fit", "push_apart")
+    assert cleanup.check_stages(["foot_lock", "skeleton_fit", "push_apart"]) == cleanup.STAGES  # run order
+    assert cleanup.STAGES.index("push_apart") < cleanup.STAGES.index("foot_lock")  # pushing moves the feet
     assert cleanup.check_stages("foot_lock") == ("foot_lock",)
     with pytest.raises(ValueError, match="unknown cleanup stage.*'smooth'.*skeleton_fit"):
         cleanup.check_stages(["smooth"])

@@ -1,5 +1,6 @@
 """Metric values on hand-built embeddings."""
 import numpy as np
+import torch
 import pytest
 import scipy.stats
 
@@ -111,3 +112,17 @@ def test_mean_ci95_on_a_known_sample():
     assert half == pytest.approx(scipy.stats.t.ppf(0.975, 4) * np.sqrt(2.5) / np.sqrt(5))
     assert half == pytest.approx(1.9632, abs=1e-3)
     assert M.mean_ci95([7.0]) == (7.0, 0.0)
+
+
+def test_mode_share_and_token_agreement_on_hand_built_maps():
+    frozen = np.full((2, 5, 8), 7)                                     # every row one code
+    varied = np.arange(80).reshape(2, 5, 8)                           # every code once
+    half = np.array([[1, 1, 1, 1, 2, 3, 4, 5]])
+    assert M.mode_share(frozen) == 1.0 and M.mode_share(varied) == 1 / 8
+    assert M.mode_share(half) == 0.5
+    assert M.mode_share(torch.tensor(half)) == 0.5
+    assert M.token_agreement(frozen, frozen) == 1.0 and M.token_agreement(frozen, varied) == 1 / 80
+    with pytest.raises(ValueError, match="one shape"):
+        M.token_agreement(frozen, varied[:, :4])
+    with pytest.raises(ValueError, match="non-negative"):
+        M.mode_share(np.array([[-1, 2]]))

@@ -9,6 +9,9 @@ Embeddings come from the evaluator (`Evaluator.encode_motion` / `encode_text`), 
 - MM-Dist (matching score): mean distance between each text and its own motion embedding.
 - Diversity: mean distance between random pairs of motion embeddings (compare with ground truth).
 - MultiModality: for each prompt, mean distance between random pairs of its own samples.
+
+Two statistics of token maps (..., R, C) long: `mode_share` (how much of a row its most frequent code holds:
+a frozen body part scores 1) and `token_agreement` (share of positions where two maps agree).
 """
 from __future__ import annotations
 
@@ -143,6 +146,22 @@ def class_accuracy(logits_or_pred, labels) -> float:
     if pred.shape != labels.shape:
         raise ValueError(f"predictions {pred.shape} and labels {labels.shape} must match")
     return float((pred == labels).mean())
+
+
+def mode_share(ids) -> float:
+    """Mean over the token rows of `ids` (..., C) of the share of the row held by its most frequent code."""
+    rows = np.asarray(ids.detach().cpu() if hasattr(ids, "detach") else ids).reshape(-1, np.shape(ids)[-1])
+    if rows.size == 0 or rows.min() < 0:
+        raise ValueError(f"ids must be non-empty, non-negative token ids, got shape {np.shape(ids)}")
+    return float(np.mean([np.bincount(r).max() / len(r) for r in rows]))
+
+
+def token_agreement(ids_a, ids_b) -> float:
+    """Share of positions where two token maps of one shape hold the same code."""
+    a, b = (np.asarray(x.detach().cpu() if hasattr(x, "detach") else x) for x in (ids_a, ids_b))
+    if a.shape != b.shape:
+        raise ValueError(f"token maps must have one shape, got {a.shape} and {b.shape}")
+    return float((a == b).mean())
 
 
 def mpjpe(pred_joints, gt_joints, align_root: bool = False) -> float:
