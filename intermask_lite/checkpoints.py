@@ -75,6 +75,8 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
         print(f"{kind}: resuming the interrupted run at step {resume_at}")
     elif path is not None:
         print(f"{kind}: loading {path}")
+        if path.parent == SHIPPED_DIR:
+            verify_file(path)                                          # the shipped weights, as shipped
         return _loader(kind)(path).to(dev).eval()
     out_dir = None if artifacts_dir is None else Path(artifacts_dir) / preset.name
     if resume_at is None:
@@ -133,18 +135,36 @@ def ship(src: Path, kind: str, preset: str, dest_dir: Path = SHIPPED_DIR) -> Pat
     return dest
 
 
-def verify(dest_dir: Path = SHIPPED_DIR) -> dict:
-    """Check every manifest entry's sha256; returns the manifest or raises naming the bad file."""
+def _manifest(dest_dir: Path) -> dict:
     manifest_path = dest_dir / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"no manifest at {manifest_path}")
-    manifest = json.loads(manifest_path.read_text())
-    for name, entry in manifest.items():
+    try:
+        return json.loads(manifest_path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{manifest_path} is not valid JSON ({err}); restore it from the repository") from None
+
+
+def verify_file(path: Path) -> None:
+    """Check one shipped checkpoint against its manifest entry; raises naming the file and how to rebuild."""
+    path = Path(path)
+    entry = _manifest(path.parent).get(path.name)
+    if entry is None:
+        raise ValueError(f"{path} is not listed in {path.parent / 'manifest.json'}: it was renamed or added by hand; "
+                         "restore the shipped files, or rebuild them with `make checkpoints`")
+    if sha256(path) != entry["sha256"]:
+        raise ValueError(f"{path}: sha256 differs from the manifest (the file was changed or damaged); restore it "
+                         "from the repository, or rebuild the shipped checkpoints with `make checkpoints`")
+
+
+def verify(dest_dir: Path = SHIPPED_DIR) -> dict:
+    """Check every manifest entry's sha256; returns the manifest or raises naming the bad file."""
+    manifest = _manifest(dest_dir)
+    for name in manifest:
         path = dest_dir / name
         if not path.exists():
             raise FileNotFoundError(f"{path} is listed in the manifest but missing")
-        if sha256(path) != entry["sha256"]:
-            raise ValueError(f"{path}: sha256 differs from the manifest; rebuild with `make checkpoints`")
+        verify_file(path)
     return manifest
 
 

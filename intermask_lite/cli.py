@@ -1,19 +1,28 @@
-"""Command line: python -m intermask_lite {generate,react,train,evaluate,build-checkpoints} --help."""
+"""Command line: python -m intermask_lite {generate,react,train,evaluate,build-checkpoints} --help.
+
+Every argument and input file is checked before a model loads: bad input gets one line on stderr and exit code 2,
+a failure during the work exit code 1, Ctrl-C exit code 130 (what is written so far stays). generate and react
+write each sample as soon as it is made into a fresh run folder (runs.RunFolder).
+"""
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import DECODE_STEPS, GUIDANCE
+from .config import DECODE_STEPS, FRAMES_PER_TOKEN, GUIDANCE
 from .utils import FolderInUse
 
 DEFAULT_ARTIFACTS = "artifacts"
+MAX_SAMPLES = 10_000  # per run; samples are made CHUNK at a time and written at once, so memory stays flat
+CHUNK = 8
+BAD_INPUT, FAILED, INTERRUPTED = 2, 1, 130
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -23,22 +32,46 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
+    value = _finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
+def _samples(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SAMPLES} per run, got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
 def _non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
     return value
@@ -60,15 +93,23 @@ def _common(p: argparse.ArgumentParser, sampling: bool = True) -> None:
     p.add_argument("--artifacts-dir", default=DEFAULT_ARTIFACTS,
                    help="where trained checkpoints live (<dir>/<preset>/); the shipped ones are the fallback")
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, ...")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same device: same result)")
+    p.add_argument("--seed", type=_non_negative_int, default=0,
+                   help="random seed (same seed, same device: same result)")
     _threads(p)
     if sampling:
-        p.add_argument("--samples", type=_positive_int, default=1, help="samples per prompt")
+        p.add_argument("--samples", type=_samples, default=1,
+                       help=f"samples per prompt (at most {MAX_SAMPLES}; each is written as soon as it is made)")
         p.add_argument("--steps", type=_positive_int, default=DECODE_STEPS, help="decoding steps")
-        p.add_argument("--guidance", type=float, default=GUIDANCE, help="classifier-free guidance scale (1 = none)")
-        p.add_argument("--top-k", type=float, default=None, help="keep the k best codes (int) or that share (<1)")
-        p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature on the logits")
-        p.add_argument("--out", type=Path, required=True, help="folder for HTML, GIF, BVH and npz per sample")
+        p.add_argument("--guidance", type=_finite_float, default=GUIDANCE,
+                       help="classifier-free guidance scale (1 = none)")
+        p.add_argument("--top-k", type=_finite_float, default=None,
+                       help="keep the k best codes (int) or that share (<1)")
+        p.add_argument("--temperature", type=_finite_float, default=1.0, help="softmax temperature on the logits")
+        p.add_argument("--out", type=Path, required=True,
+                       help="folder the run goes into: each run writes a new subfolder of it (see --name)")
+        p.add_argument("--name", default=None,
+                       help="the run's subfolder (default: date, time and prompt, never one that exists)")
+        p.add_argument("--overwrite", action="store_true", help="with --name: replace the samples of that run")
         p.add_argument("--formats", default="html,gif,bvh,npz", help="comma-separated subset of html,gif,bvh,npz")
         _anchor(p)
         p.add_argument("--int8", action="store_true", help="8-bit integer transformer on the CPU (about 1.4x faster "
@@ -89,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Keep the actor's tokens fixed and generate the partner's reaction.")
     r.add_argument("--actor", type=Path, required=True, help="the actor: a .bvh file or a Motion .npz")
     r.add_argument("--text", required=True, help="what happens, e.g. 'the other person ducks under the punch'")
+    r.add_argument("--units", default="auto", choices=["auto", "m", "cm", "mm", "in", "ft"],
+                   help="length unit of a BVH actor (default: read from its skeleton)")
+    r.add_argument("--crop", action="store_true",
+                   help="use the start of an actor longer than the models' longest motion (else an error)")
     _common(r)
 
     t = sub.add_parser("train", help="train a model of the chain",
@@ -110,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate the kit on the built-in test split against a ground-truth row.")
     e.add_argument("--replications", type=_positive_int, default=None, help="default: the preset's")
     e.add_argument("--out", type=Path, default=Path("runs/eval"), help="folder for report.md and report.json")
+    e.add_argument("--overwrite", action="store_true", help="replace a report already in --out")
     _anchor(e)
     _common(e, sampling=False)
 
@@ -123,47 +169,108 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _write_motion(m, out: Path, stem: str, formats: set[str]) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    if "html" in formats:
-        m.to_html(out / f"{stem}.html")
-        files.append(out / f"{stem}.html")
-    if "gif" in formats:
-        files.append(m.to_gif(out / f"{stem}.gif"))
-    if "bvh" in formats:
-        files.extend(m.to_bvh(out / f"{stem}.bvh"))
-    if "npz" in formats:
-        files.append(m.save(out / f"{stem}.npz"))
-    return files
-
-
 def _top_k(value):
     return None if value is None else (int(value) if value >= 1 else value)
 
 
-def _sampling_kwargs(args) -> dict:
-    return dict(samples=args.samples, seed=args.seed, steps=args.steps, guidance=args.guidance,
-                top_k=_top_k(args.top_k), temperature=args.temperature)
-
-
 def _formats(text: str) -> set[str]:
+    from .runs import FORMATS
     formats = {f.strip() for f in text.split(",") if f.strip()}
-    bad = formats - {"html", "gif", "bvh", "npz"}
+    bad = formats - set(FORMATS)
     if bad or not formats:
-        raise SystemExit(f"error: unknown --formats {sorted(bad) or text!r}; choose from html,gif,bvh,npz")
+        raise ValueError(f"unknown --formats {sorted(bad) or text!r}; choose from {','.join(FORMATS)}")
     return formats
+
+
+def _sampling(args):
+    """The Sampling of the command's options; its errors speak of the options (--top-k, not Sampling.top_k)."""
+    from .mask_transformer.sampling import Sampling
+    try:
+        return Sampling(steps=args.steps, guidance=args.guidance, top_k=_top_k(args.top_k),
+                        temperature=args.temperature, seed=args.seed)
+    except ValueError as err:
+        message = str(err)
+        for field in ("top_k", "steps", "guidance", "temperature", "seed"):
+            message = message.replace(f"Sampling.{field}", "--" + field.replace("_", "-"))
+        raise ValueError(message) from None
+
+
+def _actor(args, preset):
+    """The react actor, loaded and checked before any model: a Motion at the preset's frame rate."""
+    from .motion import Motion
+    path = args.actor
+    if not path.exists():
+        raise FileNotFoundError(f"actor file not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"--actor {path} is a folder; expected a .bvh file or a Motion .npz")
+    actor = Motion.load(path) if path.suffix == ".npz" else Motion.from_bvh(path, fps=preset.data.fps, units=args.units)
+    if actor.fps != preset.data.fps:
+        actor = actor.resample(preset.data.fps)
+    longest = preset.data.max_frames // FRAMES_PER_TOKEN
+    if -(-actor.n_frames // FRAMES_PER_TOKEN) > longest and not args.crop:
+        raise ValueError(f"the actor in {path} is {actor.seconds:g} s long; the {preset.name} models generate at most "
+                         f"{longest * FRAMES_PER_TOKEN / preset.data.fps:g} s: pass --crop to use its start, "
+                         "or cut it yourself")
+    return actor
+
+
+def _check_generation(args):
+    """Everything a generate/react run needs, checked before any model loads: (sampling, formats, actor)."""
+    from .config import get_preset
+    from .utils import get_device
+    preset = get_preset(args.preset)
+    sampling, formats = _sampling(args), _formats(args.formats)
+    get_device(args.device)                                            # a clear error for a device not here
+    text = args.text.strip()
+    if not text:
+        raise ValueError("the prompt is empty; describe the interaction, e.g. \"two people shake hands\"")
+    actor = _actor(args, preset) if args.command == "react" else None
+    if actor is None:
+        longest = preset.data.max_frames / preset.data.fps
+        if args.seconds > longest:
+            raise ValueError(f"--seconds {args.seconds:g}: the {preset.name} models generate at most {longest:g} s")
+    return sampling, formats, actor
+
+
+def _make_samples(args, kit, sampling, actor, run, formats) -> int:
+    """Generate CHUNK samples at a time and write each at once; Ctrl-C keeps what is written."""
+    done = 0
+    try:
+        while done < args.samples:
+            n = min(CHUNK, args.samples - done)
+            if actor is None:
+                motions = kit.generate([args.text], seconds=args.seconds, samples=n, sampling=sampling,
+                                       first_sample=done)
+            else:
+                motions = kit.react(actor, args.text, samples=n, sampling=sampling, crop=args.crop,
+                                    first_sample=done)
+            for m in motions:
+                files = run.write_sample(done, m, formats)
+                print(f"sample {done}: " + ", ".join(str(f) for f in files), flush=True)
+                done += 1
+            del motions
+    except KeyboardInterrupt:
+        run.finish("interrupted")
+        print(f"interrupted: {done} of {args.samples} samples are written in {run.path}", file=sys.stderr)
+        return INTERRUPTED
+    except BaseException:
+        run.finish("failed")
+        raise
+    run.finish("complete")
+    print(f"{done} samples in {run.path}")
+    return 0
 
 
 @contextmanager
 def _warnings_to_stderr():
-    """The kit's notes on unfamiliar motion and prompts, each printed once as 'warning: ...' on stderr."""
-    from .familiarity import UnfamiliarMotionWarning, UnfamiliarPromptWarning
-    kinds = (UnfamiliarMotionWarning, UnfamiliarPromptWarning)
+    """The kit's notes on unfamiliar motion and prompts and on cropped input, each printed once as
+    'warning: ...' on stderr."""
+    from .familiarity import CroppedInputWarning, UnfamiliarMotionWarning, UnfamiliarPromptWarning
+    kinds = (UnfamiliarMotionWarning, UnfamiliarPromptWarning, CroppedInputWarning)
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UnfamiliarMotionWarning)
-            warnings.simplefilter("always", UnfamiliarPromptWarning)
+            for kind in kinds:
+                warnings.simplefilter("always", kind)
             yield
     finally:
         for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, kinds)):
@@ -175,30 +282,31 @@ def _warnings_to_stderr():
 
 def run(args) -> int:
     from .kit import load_pretrained
-    from .utils import set_threads
+    from .utils import get_device, set_threads
 
     set_threads(args.threads or "auto")
     if args.command in ("generate", "react"):
-        formats = _formats(args.formats)
+        from .runs import RunFolder, slug
+        sampling, formats, actor = _check_generation(args)
+        settings = {"command": args.command, "text": args.text, "preset": args.preset, "samples": args.samples,
+                    "seconds": getattr(args, "seconds", None), "actor": str(getattr(args, "actor", "") or ""),
+                    "sampling": asdict(sampling), "formats": sorted(formats), "int8": args.int8}
+        run_folder = RunFolder(args.out, args.name, args.overwrite, settings, default_name=slug(args.text))
+        print(f"writing into {run_folder.path}")
         kit = _with_anchor(load_pretrained(args.preset, args.artifacts_dir, args.device, evaluator=False,
                                            int8=args.int8), args.anchor)
+        run_folder.record["settings"]["checkpoints"] = {k: str(p) for k, p in (kit.paths or {}).items() if p}
         with _warnings_to_stderr():
-            if args.command == "generate":
-                motions = kit.generate([args.text], seconds=args.seconds, **_sampling_kwargs(args))
-            else:
-                from .motion import Motion
-                if not args.actor.exists():
-                    raise SystemExit(f"error: actor file not found: {args.actor}")
-                actor = Motion.load(args.actor) if args.actor.suffix == ".npz" else args.actor
-                motions = kit.react(actor, args.text, **_sampling_kwargs(args))
-        for i, m in enumerate(motions):
-            files = _write_motion(m, args.out, f"sample_{i:02d}", formats)
-            print(f"sample {i}: " + ", ".join(str(f) for f in files))
-        return 0
+            return _make_samples(args, kit, sampling, actor, run_folder, formats)
     if args.command == "train":
         return _train(args)
     if args.command == "evaluate":
         from .eval.report import evaluate, write_report
+        from .runs import check_parent
+        get_device(args.device)
+        if (args.out / "report.md").exists() and not args.overwrite:
+            raise ValueError(f"{args.out / 'report.md'} exists; choose another --out, or pass --overwrite")
+        check_parent(args.out)
         kit = _with_anchor(load_pretrained(args.preset, args.artifacts_dir, args.device), args.anchor)
         report = evaluate(kit, replications=args.replications, seed=args.seed)
         md, js = write_report(report, args.out)
@@ -207,6 +315,7 @@ def run(args) -> int:
         return 0
     if args.command == "build-checkpoints":
         from .checkpoints import build_shipped
+        get_device(args.device)
         build_shipped(args.preset, args.work_dir, args.device)
         return 0
     raise AssertionError(args.command)
@@ -232,6 +341,8 @@ def _train(args) -> int:
     if args.data is not None:
         parse_source(args.data)                                       # a clear error before anything starts
         preset = replace(preset, data=replace(preset.data, source=args.data))
+    from .utils import get_device
+    get_device(args.device)
     init_from_env(args.device)
     finished = False
     try:
@@ -246,9 +357,16 @@ def _train(args) -> int:
 
 
 def main(argv=None) -> int:
+    """Run a command; bad input -> one line and exit 2, a folder in use -> 1, Ctrl-C -> 130, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (FileNotFoundError, ValueError, FolderInUse) as err:
+    except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return BAD_INPUT
+    except FolderInUse as err:
+        print(f"error: {err}", file=sys.stderr)
+        return FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED

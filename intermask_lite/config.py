@@ -233,6 +233,11 @@ def _override_value(text: str, current, item: str):
     if type(value) is not type(current):
         raise ValueError(f"override {item!r}: the field holds {type(current).__name__} values (now {current!r}), "
                          f"got {type(value).__name__} {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"override {item!r}: expected a finite number >= 0, got {value}")
+        if type(current) is int and current >= 1 and value < 1:  # sizes, counts and steps
+            raise ValueError(f"override {item!r}: the field counts something and must be at least 1, got {value}")
     return value
 
 

@@ -30,6 +30,10 @@ class UnfamiliarPromptWarning(UserWarning):
     """A prompt is far from every caption the models were trained on."""
 
 
+class CroppedInputWarning(UserWarning):
+    """A motion longer than the models' longest was cut (crop=True): the warning says what was kept."""
+
+
 def motion_error_mm(reconstruction, truth) -> float:
     """Mean joint distance in millimetres between two (..., T, 22, 3) arrays of the same shape (the kit's MPJPE)."""
     from .eval.metrics import mpjpe

@@ -72,22 +72,45 @@ class Kit:
         return self.preset.data.max_frames // FRAMES_PER_TOKEN
 
     # ------------------------------------------------------------------ motion <-> tokens
-    def _people(self, motion) -> np.ndarray:
-        """A Motion / Clip / BVH path as joints (P, T, 22, 3) at the kit's fps, T a multiple of 4."""
+    def _people(self, motion) -> tuple[np.ndarray, int]:
+        """A Motion / Clip / BVH path as (joints (P, T', 22, 3) at the kit's fps, its length T in frames).
+
+        T' is T rounded up to whole tokens (4 frames each), the last frame held; results are cut back to T."""
         if isinstance(motion, (str, Path)):
             motion = Motion.from_bvh(motion, fps=self.fps)
         elif not isinstance(motion, Motion):
             motion = Motion.from_clip(motion)  # a dataset Clip
         if motion.fps != self.fps:
             motion = motion.resample(self.fps)
-        n = motion.n_frames - motion.n_frames % FRAMES_PER_TOKEN
+        n = motion.n_frames
         if n < FRAMES_PER_TOKEN:
-            raise ValueError(f"motion has {motion.n_frames} frames; at least {FRAMES_PER_TOKEN} are needed")
-        return motion.joints[:, :n]  # (P, T, 22, 3)
+            raise ValueError(f"motion has {n} frames; at least {FRAMES_PER_TOKEN} are needed")
+        pad = -n % FRAMES_PER_TOKEN
+        joints = np.concatenate([motion.joints, np.repeat(motion.joints[:, -1:], pad, axis=1)], axis=1)
+        return joints, n  # (P, T', 22, 3), T
+
+    def _fit_columns(self, ids: torch.Tensor, crop: bool, what: str) -> int:
+        """Token columns to keep of ids (..., C): all of them, or with crop=True the first max_columns (with a
+        CroppedInputWarning saying what was kept); longer input without crop is a ValueError."""
+        cols, limit = ids.shape[-1], self.max_columns
+        if cols <= limit:
+            return cols
+        length, kept = cols * FRAMES_PER_TOKEN / self.fps, limit * FRAMES_PER_TOKEN / self.fps
+        if not crop:
+            raise ValueError(f"{what} is {length:g} s long; the {self.preset.name} models generate at most {kept:g} s: "
+                             f"pass crop=True (CLI: --crop) to use its first {kept:g} s, or cut it yourself")
+        import warnings
+
+        from .familiarity import CroppedInputWarning
+        warnings.warn(f"{what} is {length:g} s long: kept its first {kept:g} s (the {self.preset.name} models' "
+                      "longest)", CroppedInputWarning, stacklevel=3)
+        return limit
 
     @torch.no_grad()
     def tokenize(self, motion) -> torch.Tensor:
-        """Token maps of each person: (P, 5, T/4) long; the same wherever the motion stands (see _placed)."""
+        """Token maps of each person: (P, 5, ceil(T/4)) long; the same wherever the motion stands (see _placed).
+
+        A length that is not a multiple of 4 frames gets its last frame held to fill the last token."""
         return self._encode(self._placed(motion)[0])
 
     @torch.no_grad()
@@ -105,9 +128,9 @@ class Kit:
         worse than the built-in test split."""
         stages = check_stages(cleanup)
         src = motion if isinstance(motion, Motion) else None
-        canon, placement = self._placed(motion)                        # (P, T, 22, 3)
-        raw = self.detokenize(self._encode(canon))                     # (P, T, 22, 3)
-        self._warn_if_unfamiliar(raw, canon)
+        canon, placement, n = self._placed(motion)                     # (P, T', 22, 3)
+        raw = self.detokenize(self._encode(canon))[:, :n]              # (P, T, 22, 3) as long as the input
+        self._warn_if_unfamiliar(raw, canon[:, :n])
         out = self._motion(raw, stages, text=(src.text if src else "") + " (reconstructed)",
                            label=src.label if src else "")
         return self._placed_back([out], placement)[0]
@@ -158,10 +181,13 @@ class Kit:
         m.raw_joints = raw.astype(np.float32)  # (P, T, 22, 3) the decoder's own output
         return m
 
-    def _to_motions(self, ids: torch.Tensor, lengths: list[int], texts: list[str], stages=()) -> list[Motion]:
+    def _to_motions(self, ids: torch.Tensor, lengths: list[int], texts: list[str], stages=(),
+                    frames: int | None = None) -> list[Motion]:
+        """Motions decoded from token maps (B, 2, 5, C), each `lengths[b]` columns long; `frames` cuts them to a
+        given motion's length (its last token was filled by holding its last frame)."""
         out = []
         for b, (length, text) in enumerate(zip(lengths, texts)):
-            m = self._motion(self.detokenize(ids[b], length), stages, text=text)
+            m = self._motion(self.detokenize(ids[b], length)[:, :frames], stages, text=text)
             m.tokens = ids[b, :, :, :length].clone()  # (2, 5, C) the tokens it came from
             out.append(m)
         return out
@@ -175,68 +201,82 @@ class Kit:
         return cols
 
     @staticmethod
+    def _check_samples(samples, first_sample) -> None:
+        for name, value, low in (("samples", samples, 1), ("first_sample", first_sample, 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+    @staticmethod
     def _settings(sampling: Sampling | None, settings: dict) -> Sampling:
         """`sampling` (default Sampling()) with keyword settings (steps=, seed=, ...) applied, validated."""
         return (sampling or Sampling()).updated(**settings)
 
     def generate(self, texts, seconds: float = 3.0, samples: int = 1, sampling: Sampling | None = None,
-                 cleanup="all", trace: bool = False, **settings):
+                 cleanup="all", trace: bool = False, first_sample: int = 0, **settings):
         """Two people from text. Returns `samples` Motions per prompt, prompt-major (and the Trace if trace).
 
         sampling: a Sampling (steps, guidance, top_k, temperature, seed, ...); keyword settings such as seed=1
-        or steps=10 change single fields of it. Sample s of prompt i depends only on (seed, i, s). cleanup: the
-        cleanup stages run on the decoded joints ("all", a list of names, or () for the raw decoder output)."""
+        or steps=10 change single fields of it. Sample s of prompt i depends only on (seed, i, s); first_sample
+        = k gives samples k, k+1, ... (to make many in chunks). cleanup: the cleanup stages run on the decoded
+        joints ("all", a list of names, or () for the raw decoder output)."""
         sampling, stages = self._settings(sampling, settings), check_stages(cleanup)
         texts = [texts] if isinstance(texts, str) else list(texts)
-        if not texts or samples < 1:
-            raise ValueError(f"need at least one prompt and samples >= 1; got {len(texts)} prompts, samples={samples}")
+        if not texts:
+            raise ValueError("need at least one prompt")
+        self._check_samples(samples, first_sample)
         self._note_unfamiliar_prompts(texts)
         cols = self._columns(seconds)
         batch = [t for t in texts for _ in range(samples)]
-        seeds = [row_seed(sampling.seed, i, s) for i in range(len(texts)) for s in range(samples)]
+        seeds = [row_seed(sampling.seed, i, first_sample + s) for i in range(len(texts)) for s in range(samples)]
         result = self.decode_tokens(batch, [cols] * len(batch), cols, sampling, trace=trace, row_seeds=seeds)
         ids, tr = result if trace else (result, None)
         motions = self._to_motions(ids, [cols] * len(batch), batch, stages)
         return (motions, tr) if trace else motions
 
     def react(self, actor, text: str, samples: int = 1, sampling: Sampling | None = None, cleanup="all",
-              **settings) -> list[Motion]:
+              crop: bool = False, first_sample: int = 0, **settings) -> list[Motion]:
         """Person B reacting to a given person A (a Motion, a Clip or a BVH path); A's tokens stay fixed.
 
-        The two people come back where A stands in the given motion (B next to A, as generated). Settings and
-        cleanup as in generate; the cleanup's foot lock and push may move A a little."""
+        The two people come back where A stands in the given motion (B next to A, as generated). Settings,
+        cleanup and first_sample as in generate. An actor longer than the models' longest motion is a
+        ValueError unless crop=True (then its start is used, with a CroppedInputWarning). The cleanup's foot
+        lock and push may move A a little."""
         from .mask_transformer.generate import reaction_masks
         sampling, stages = self._settings(sampling, settings), check_stages(cleanup)
+        self._check_samples(samples, first_sample)
         self._note_unfamiliar_prompts([text])
-        canon, placement = self._placed(actor, people=1)               # (1, T, 22, 3)
+        canon, placement, n = self._placed(actor, people=1)            # (1, T', 22, 3)
         ids_a = self._encode(canon)                                    # (1, 5, C)
-        self._warn_if_unfamiliar(self.detokenize(ids_a), canon)
-        cols = min(ids_a.shape[-1], self.max_columns)
+        cols = self._fit_columns(ids_a, crop, "the actor")
+        self._warn_if_unfamiliar(self.detokenize(ids_a)[:, :n], canon[:, :n])
         ids_a = ids_a[..., :cols].expand(samples, -1, -1)              # (S, 5, C)
         fixed, fixed_mask = reaction_masks(ids_a)
-        seeds = [row_seed(sampling.seed, 0, s) for s in range(samples)]
+        seeds = [row_seed(sampling.seed, 0, first_sample + s) for s in range(samples)]
         ids = self.decode_tokens([text] * samples, [cols] * samples, cols, sampling, fixed=fixed,
                                  fixed_mask=fixed_mask, row_seeds=seeds)
-        return self._placed_back(self._to_motions(ids, [cols] * samples, [text] * samples, stages), placement)
+        motions = self._to_motions(ids, [cols] * samples, [text] * samples, stages, frames=n)
+        return self._placed_back(motions, placement)
 
     def inpaint(self, motion, person: str = "B", rows=None, seconds=None, text: str = "", samples: int = 1,
-                sampling: Sampling | None = None, cleanup="all", **settings):
+                sampling: Sampling | None = None, cleanup="all", crop: bool = False, **settings):
         """Regenerate a region (person, body-part rows, time range in seconds); everything else is kept.
 
         A Motion that the kit generated (it carries `.tokens`) keeps its own tokens outside the region;
-        anything else is tokenized first. Settings and cleanup as in generate."""
+        anything else is tokenized first. Settings and cleanup as in generate, crop as in react."""
         from .mask_transformer.generate import inpaint_masks
         sampling, stages = self._settings(sampling, settings), check_stages(cleanup)
+        self._check_samples(samples, 0)
         if isinstance(motion, Motion) and motion.n_people != 2:
             raise ValueError("inpaint needs a two-person Motion")
         own = getattr(motion, "tokens", None)
         if own is not None:                                            # the kit's own output: its tokens, its frame
             placement = getattr(motion, "token_frame", None) or Placement(shift=(0.0, 0.0, 0.0), yaw=0.0)
             ids = own.clone()                                          # (2, 5, C)
+            n = motion.n_frames
         else:
-            canon, placement = self._placed(motion)                    # (2, T, 22, 3)
+            canon, placement, n = self._placed(motion)                 # (2, T', 22, 3)
             ids = self._encode(canon)                                  # (2, 5, C)
-        cols = min(ids.shape[-1], self.max_columns)
+        cols = self._fit_columns(ids, crop, "the motion")
         ids = ids[None, ..., :cols].expand(samples, -1, -1, -1)        # (S, 2, 5, C)
         span = None if seconds is None else (seconds_to_columns(seconds[0], self.fps),
                                              seconds_to_columns(seconds[1], self.fps))
@@ -246,14 +286,17 @@ class Kit:
         seeds = [row_seed(sampling.seed, 0, s) for s in range(samples)]
         out = self.decode_tokens([text] * samples, [cols] * samples, cols, sampling, fixed=fixed,
                                  fixed_mask=fixed_mask, row_seeds=seeds)
-        return self._placed_back(self._to_motions(out, [cols] * samples, [text] * samples, stages), placement)
+        motions = self._to_motions(out, [cols] * samples, [text] * samples, stages, frames=n)
+        return self._placed_back(motions, placement)
 
     # ------------------------------------------------------------------ the user's frame and unfamiliar input
     def _placed(self, motion, people: int | None = None):
         """A user's motion in the models' frame: (joints (P, T, 22, 3), Placement to map results back).
 
-        The first `people` people only (default all); the frame is fixed by the first person at frame 0."""
-        return to_canonical(self._people(motion)[:people])
+        The first `people` people only (default all); the frame is fixed by the first person at frame 0.
+        Returns (joints (P, T', 22, 3) in whole tokens, Placement, the true length T): see _people."""
+        joints, n = self._people(motion)
+        return (*to_canonical(joints[:people]), n)
 
     @torch.no_grad()
     def _encode(self, joints: np.ndarray) -> torch.Tensor:

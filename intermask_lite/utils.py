@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import os
 import random
@@ -26,16 +27,27 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
 def get_device(device: str = "auto", verbose: bool = False) -> torch.device:
-    """"auto" picks cuda, then mps, then cpu; anything else is passed to torch.device."""
+    """"auto" picks cuda, then mps, then cpu; anything else is passed to torch.device. A device this machine does
+    not have (or a name torch does not know) is a ValueError that says what is there."""
     if device == "auto":
-        if torch.cuda.is_available():
-            device = "cuda"
-        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            device = "mps"
-        else:
-            device = "cpu"
-    dev = torch.device(device)
+        device = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a device name; expected auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        have = torch.cuda.device_count()
+        raise ValueError(f"device {device!r}: this machine has {have or 'no'} CUDA GPU{'s' if have != 1 else ''}; "
+                         "use --device cpu (or auto)")
+    if dev.type == "mps" and not _mps_available():
+        raise ValueError(f"device {device!r}: Apple's MPS is not available here; use --device cpu (or auto)")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {device!r}: the kit runs on cpu, cuda or mps")
     if verbose:
         print(f"device: {dev}")
     return dev
@@ -160,11 +172,22 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def remove_stale_temps(path: Path) -> None:
+    """Remove temp files of earlier atomic saves to `path` ("<name>.<pid>.<random>.tmp") whose process no longer
+    runs on this host: what a save killed half way (SIGKILL, power loss) left behind."""
+    for tmp in path.parent.glob(f"{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 1:].split(".")[0]
+        if pid.isdigit() and not _holder_alive(f"{pid} {socket.gethostname()}"):
+            tmp.unlink(missing_ok=True)
+
+
 def atomic_torch_save(obj, path: str | Path) -> None:
-    """torch.save to a temp file in the same folder, then rename: a crash never leaves half a file."""
+    """torch.save to a temp file in the same folder, then rename: a crash never leaves half a file, and the
+    temp files of a killed earlier save are cleared (remove_stale_temps)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
     try:
         torch.save(obj, tmp)
@@ -182,7 +205,15 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, damaged, or not a torch file at all
+        reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise ValueError(f"{path} cannot be read as a checkpoint ({reason}): it is truncated, damaged or another "
+                         "kind of file; delete it and train again (python -m intermask_lite train ...), or rebuild "
+                         "the shipped ones with `make checkpoints`") from None
     if not isinstance(ckpt, dict) or "format" not in ckpt:
         raise ValueError(f"{path} is not an intermask_lite checkpoint (no 'format' entry)")
     if ckpt["format"] != CHECKPOINT_FORMAT:

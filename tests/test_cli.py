@@ -1,4 +1,5 @@
 """The command line: files written, help texts, and one clear line for bad input."""
+import json
 import socket
 import subprocess
 import sys
@@ -16,6 +17,13 @@ def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "intermask_lite", *args], capture_output=True, text=True)
 
 
+def only_run(out):
+    """The one run folder a command wrote into `out`."""
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
 @pytest.mark.parametrize("command", ["generate", "react", "train", "evaluate", "build-checkpoints"])
 def test_every_subcommand_has_help(command):
     out = run_cli(command, "--help")
@@ -26,13 +34,18 @@ def test_generate_writes_every_format(smoke_artifacts, tmp_path):
     code = cli.main(["generate", "two people shake hands", "--preset", "smoke", "--artifacts-dir",
                      str(smoke_artifacts), "--seconds", "1", "--samples", "2", "--steps", "2", "--out", str(tmp_path)])
     assert code == 0
-    names = sorted(p.name for p in tmp_path.iterdir())
+    run = only_run(tmp_path)
+    assert run.name.endswith("-two-people-shake-hands")
+    names = sorted(p.name for p in run.iterdir())
     for i in (0, 1):
         for suffix in (".html", ".gif", "_A.bvh", "_B.bvh", ".npz"):
             assert f"sample_{i:02d}{suffix}" in names
-    m = Motion.load(tmp_path / "sample_00.npz")
+    m = Motion.load(run / "sample_00.npz")
     assert m.joints.shape == (2, 20, 22, 3) and m.text == "two people shake hands"
-    assert "plotly.js v" in (tmp_path / "sample_00.html").read_text(encoding="utf-8")  # plays offline
+    assert "plotly.js v" in (run / "sample_00.html").read_text(encoding="utf-8")  # plays offline
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "complete" and record["samples_written"] == 2
+    assert record["settings"]["sampling"]["steps"] == 2
 
 
 def test_generate_int8_runs_the_quantised_transformer(smoke_artifacts, tmp_path, monkeypatch):
@@ -44,7 +57,7 @@ def test_generate_int8_runs_the_quantised_transformer(smoke_artifacts, tmp_path,
                      str(smoke_artifacts), "--seconds", "1", "--steps", "2", "--formats", "npz", "--int8",
                      "--out", str(tmp_path)])
     assert code == 0 and len(quantised) == 1
-    assert Motion.load(tmp_path / "sample_00.npz").joints.shape == (2, 20, 22, 3)
+    assert Motion.load(only_run(tmp_path) / "sample_00.npz").joints.shape == (2, 20, 22, 3)
 
 
 def test_anchor_option_sets_the_kits_text_anchor(smoke_artifacts, tmp_path, monkeypatch):
@@ -66,9 +79,9 @@ def test_react_from_npz_keeps_the_actor(smoke_artifacts, tmp_path):
     actor.save(tmp_path / "actor.npz")
     code = cli.main(["react", "--actor", str(tmp_path / "actor.npz"), "--text", "the other one waves",
                      "--preset", "smoke", "--artifacts-dir", str(smoke_artifacts), "--steps", "2",
-                     "--formats", "npz", "--out", str(tmp_path / "out")])
+                     "--formats", "npz", "--crop", "--out", str(tmp_path / "out")])
     assert code == 0
-    out = Motion.load(tmp_path / "out" / "sample_00.npz")
+    out = Motion.load(only_run(tmp_path / "out") / "sample_00.npz")
     assert out.n_people == 2 and out.n_frames <= actor.n_frames and np.isfinite(out.joints).all()
 
 
@@ -99,7 +112,7 @@ def test_train_set_changes_preset_fields(tmp_path, capsys):
     assert cli.main(args + ["--set", "vq.nb_code=24", "vq.w_pos=2"]) == 0
     tok = load_tokenizer(tmp_path / "smoke" / "vq_last.pt")
     assert tok.cfg.nb_code == 24 and tok.cfg.w_pos == 2.0 and tok.quantizer.codebook.shape[0] == 24
-    assert cli.main(args + ["--set", "vq.nbcode=24"]) == 1
+    assert cli.main(args + ["--set", "vq.nbcode=24"]) == 2
     assert "section 'vq' has no field 'nbcode'" in capsys.readouterr().err
 
 
@@ -135,7 +148,7 @@ def test_missing_files_are_reported_not_traced(smoke_artifacts, tmp_path):
     assert out.returncode != 0 and "nope.bvh" in out.stderr and "Traceback" not in out.stderr
     out = run_cli("generate", "hi", "--preset", "smoke", "--artifacts-dir", str(tmp_path / "empty"),
                   "--out", str(tmp_path))
-    assert out.returncode == 1 and "no vq, transformer checkpoint" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "no vq, transformer checkpoint" in out.stderr and "Traceback" not in out.stderr
     out = run_cli("generate", "hi", "--formats", "html,mp4", "--preset", "smoke",
                   "--artifacts-dir", str(smoke_artifacts), "--out", str(tmp_path))
     assert out.returncode != 0 and "mp4" in out.stderr and "Traceback" not in out.stderr

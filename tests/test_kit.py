@@ -5,6 +5,7 @@ import torch
 
 from intermask_lite.data.synthetic import load_split
 from intermask_lite.checkpoints import checkpoint_path
+from intermask_lite.familiarity import CroppedInputWarning
 from intermask_lite import skeleton
 from intermask_lite.kit import load_pretrained
 from intermask_lite.mask_transformer.sampling import Sampling, row_seed
@@ -75,12 +76,40 @@ def test_cleanup_is_switchable_and_keeps_the_raw_output(smoke_kit):
 
 def test_react_keeps_the_actor(smoke_kit, clip):
     actor = Motion.from_clip(clip)
-    ms = smoke_kit.react(actor.person(0), "the other one waves back", samples=2, seed=0, steps=3)
+    ms = smoke_kit.react(actor.person(0), "the other one waves back", samples=2, seed=0, steps=3, crop=True)
     ids_a = smoke_kit.tokenize(actor.person(0))[0]                    # (5, C)
     for m in ms:
         cols = m.tokens.shape[-1]
         assert torch.equal(m.tokens[0], ids_a[:, :cols])
     assert not torch.equal(ms[0].tokens[1], ms[1].tokens[1])  # two different reactions
+
+
+def test_long_input_is_cut_only_when_asked_and_then_with_a_warning(smoke_kit, clip):
+    actor = Motion.from_clip(clip).person(0)                           # longer than the smoke models' 3 s
+    limit = smoke_kit.max_columns
+    assert actor.n_frames > 4 * limit
+    with pytest.raises(ValueError, match=r"the actor is 3\.4 s long.*at most 3 s: pass crop=True"):
+        smoke_kit.react(actor, "someone waves", steps=2)
+    with pytest.warns(CroppedInputWarning, match="kept its first 3 s"):
+        m = smoke_kit.react(actor, "someone waves", steps=2, crop=True)[0]
+    assert m.tokens.shape[-1] == limit and m.n_frames == 4 * limit
+    with pytest.raises(ValueError, match="the motion is .* pass crop=True"):
+        smoke_kit.inpaint(Motion.from_clip(clip), person="B", rows=[3], steps=2)
+
+
+def test_reconstruct_keeps_every_frame(smoke_kit, clip):
+    motion = Motion(clip.joints[:, :43], fps=clip.fps)                 # not a whole number of 4-frame tokens
+    assert smoke_kit.reconstruct(motion).n_frames == 43
+    assert smoke_kit.tokenize(motion).shape[-1] == 11                  # the last token: the last frame held
+
+
+def test_samples_in_chunks_equal_samples_at_once(smoke_kit):
+    whole = smoke_kit.generate("two people wave", seconds=1.0, samples=3, seed=4, steps=2, cleanup=())
+    tail = smoke_kit.generate("two people wave", seconds=1.0, samples=2, seed=4, steps=2, cleanup=(), first_sample=1)
+    for a, b in zip(whole[1:], tail):
+        assert torch.equal(a.tokens, b.tokens)
+    with pytest.raises(ValueError, match="first_sample must be an integer >= 0"):
+        smoke_kit.generate("two people wave", seconds=1.0, first_sample=-1)
 
 
 def decoder_reach(kit, cols=20, col=10) -> int:
@@ -96,7 +125,8 @@ def decoder_reach(kit, cols=20, col=10) -> int:
 def test_inpaint_keeps_everything_outside_its_region(smoke_kit, clip):
     motion = Motion.from_clip(clip)
     ids = smoke_kit.tokenize(motion)                                  # (2, 5, C)
-    out = smoke_kit.inpaint(motion, person="B", rows=[3, 4], seconds=(1.0, 1.6), text="b waves", seed=0, steps=3)[0]
+    out = smoke_kit.inpaint(motion, person="B", rows=[3, 4], seconds=(1.0, 1.6), text="b waves", seed=0, steps=3,
+                            crop=True)[0]
     cols = out.tokens.shape[-1]
     region = torch.zeros_like(out.tokens, dtype=torch.bool)
     region[1, 3:5, 5:8] = True                                        # B, arm rows, 1.0-1.6 s = columns 5..7
@@ -120,7 +150,7 @@ def test_reconstruct_one_and_two_people(smoke_kit, clip):
     motion = Motion.from_clip(clip)
     r2 = smoke_kit.reconstruct(motion)
     r1 = smoke_kit.reconstruct(motion.person(1))
-    n = motion.n_frames - motion.n_frames % 4
+    n = motion.n_frames                                               # every frame comes back
     assert r2.joints.shape == (2, n, 22, 3) and r1.joints.shape == (1, n, 22, 3)
     swapped = smoke_kit.reconstruct(motion.swap())  # B first: the frame is B's, as for B alone
     np.testing.assert_allclose(r1.raw_joints[0], swapped.raw_joints[0], atol=1e-5)  # each person is tokenized alone

@@ -74,8 +74,8 @@ def test_moved_and_turned_clip_tokens_and_error_are_the_same(smoke_kit, clip):
 def test_the_reaction_moves_with_the_actor(smoke_kit, clip):
     actor = Motion.from_clip(clip).person(0)
     moved = Motion(move(actor.joints, degrees=-90.0), fps=actor.fps)
-    here = smoke_kit.react(actor, "the other one waves back", seed=0, steps=3, cleanup=())[0]
-    there = smoke_kit.react(moved, "the other one waves back", seed=0, steps=3, cleanup=())[0]
+    here = smoke_kit.react(actor, "the other one waves back", seed=0, steps=3, cleanup=(), crop=True)[0]
+    there = smoke_kit.react(moved, "the other one waves back", seed=0, steps=3, cleanup=(), crop=True)[0]
     assert torch.equal(here.tokens, there.tokens)
     np.testing.assert_allclose(there.joints, move(here.joints, degrees=-90.0), atol=1e-4)
     actor_back = smoke_kit.reconstruct(moved, cleanup=()).joints[0]  # the given actor through the tokens, where it stands
@@ -85,9 +85,10 @@ def test_the_reaction_moves_with_the_actor(smoke_kit, clip):
 
 def test_inpaint_keeps_the_input_frame(smoke_kit, clip):
     motion = Motion(move(clip.joints, dx=-3.0, degrees=45.0), fps=clip.fps)
-    out = smoke_kit.inpaint(motion, person="B", rows=[3, 4], seconds=(1.0, 1.6), text="b waves", seed=0, steps=3)[0]
+    out = smoke_kit.inpaint(motion, person="B", rows=[3, 4], seconds=(1.0, 1.6), text="b waves", seed=0, steps=3,
+                            crop=True)[0]
     ref = smoke_kit.inpaint(Motion.from_clip(clip), person="B", rows=[3, 4], seconds=(1.0, 1.6), text="b waves",
-                            seed=0, steps=3)[0]
+                            seed=0, steps=3, crop=True)[0]
     np.testing.assert_allclose(out.joints, move(ref.joints, dx=-3.0, degrees=45.0), atol=1e-4)
 
 
@@ -99,11 +100,11 @@ def _kit_with_reference(kit, reference_mm):
 
 def test_unfamiliar_motion_warns_once_with_the_number(smoke_kit, clip):
     motion = Motion.from_clip(clip)
-    error = familiarity.motion_error_mm(smoke_kit.reconstruct(motion).raw_joints, motion.joints[:, : motion.n_frames // 4 * 4])
+    error = familiarity.motion_error_mm(smoke_kit.reconstruct(motion).raw_joints, motion.joints)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _kit_with_reference(smoke_kit, error).reconstruct(motion)
-        _kit_with_reference(smoke_kit, error / 100).react(motion.person(0), "someone waves", steps=2)
+        _kit_with_reference(smoke_kit, error / 100).react(motion.person(0), "someone waves", steps=2, crop=True)
         _kit_with_reference(smoke_kit, error / 3).reconstruct(motion)
     notes = [str(w.message) for w in caught if w.category is UnfamiliarMotionWarning]
     assert len(notes) == 2  # the familiar case is silent; each unfamiliar call warns once
@@ -128,11 +129,11 @@ def test_cli_prints_the_warning_once(smoke_artifacts, tmp_path, monkeypatch, cap
     actor.save(tmp_path / "actor.npz")
     code = cli.main(["react", "--actor", str(tmp_path / "actor.npz"), "--text", "the other one waves",
                      "--preset", "smoke", "--artifacts-dir", str(smoke_artifacts), "--steps", "2", "--samples", "2",
-                     "--formats", "npz", "--out", str(tmp_path / "out")])
+                     "--formats", "npz", "--crop", "--name", "r", "--out", str(tmp_path / "out")])
     assert code == 0
     err = capsys.readouterr().err
     assert err.count("warning: this motion reconstructs") == 1 and " mm" in err
-    out = Motion.load(tmp_path / "out" / "sample_00.npz")
+    out = Motion.load(tmp_path / "out" / "r" / "sample_00.npz")
     assert out.joints[0, 0, 0, 0] > 7.0  # written where the actor stands, 10 m out (not at the origin)
 
 

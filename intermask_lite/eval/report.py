@@ -187,7 +187,8 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
     gt_emb = embed_joints(ev, data["joints"], fps)  # (N, D)
     if tokens:
         recon_ids = [kit.tokenize(Motion(j, fps=fps)) for j in data["joints"]]  # each (2, R, C)
-        recon = [kit.detokenize(ids) for ids in recon_ids]  # the tokenizer's own output, as evaluate_tokenizer
+        recon = [kit.detokenize(ids)[:, : j.shape[1]]  # the tokenizer's own output, as long as the clip
+                 for ids, j in zip(recon_ids, data["joints"])]
         recon_emb = embed_joints(ev, recon, fps)
         frames = [g.shape[1] for g in data["joints"]]
         recon_mpjpe = {key: float(np.average([metrics.mpjpe(r, g, align_root=aligned)
