@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_DIR := runs/$(shell date +%Y-%m-%d_%H%M%S)
 
-.PHONY: run test unit notebooks lab setup clean checkpoints
+.PHONY: run test unit lab setup clean checkpoints
 
 setup: $(STAMP)
 
@@ -24,6 +24,10 @@ run: $(STAMP)
 ## make test: unit tests and every notebook once in smoke mode (papermill, tests/test_notebooks.py)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
+
+## make unit: the fast tests alone (no notebook runs)
+unit: $(STAMP)
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not notebook" tests
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

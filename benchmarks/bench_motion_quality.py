@@ -67,7 +67,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--artifacts-dir", default=None)
     ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="first seed")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds seed, seed+1, ...; the table shows their mean")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--guidance", type=float, default=None)
     ap.add_argument("--temperature", type=float, default=None)
@@ -77,8 +78,23 @@ def main(argv=None) -> None:
     set_threads(args.threads)
     t0 = time.perf_counter()
     kit = load_pretrained("lab", args.artifacts_dir)
-    sampling = Sampling(seed=args.seed).updated(steps=args.steps, guidance=args.guidance,
-                                                temperature=args.temperature, confidence_noise=args.confidence_noise)
+    runs = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        sampling = Sampling(seed=seed).updated(steps=args.steps, guidance=args.guidance, temperature=args.temperature,
+                                               confidence_noise=args.confidence_noise)
+        runs.append(measure_all(kit, sampling, args.seconds))
+    cols = {name: {k: _mean([run[name].get(k) for run in runs]) for k in runs[0][name]} for name in runs[0]}
+    seeds = ", ".join(str(s) for s in range(args.seed, args.seed + args.seeds))
+    _print(cols, kit, sampling.updated(seed=args.seed), time.perf_counter() - t0, args.threads, seeds)
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def measure_all(kit, sampling, seconds: float) -> dict:
+    """Every column of the table for one Sampling (one seed): {column: {measure: value}}."""
     clips = source_clips(kit.preset, "test")[::5]
     gt = [c.joints[:, : c.n_frames - c.n_frames % 4] for c in clips]
     gt_labels = [c.label for c in clips]
@@ -104,7 +120,7 @@ def main(argv=None) -> None:
         labels = [label for label in prompts for _ in prompts[label]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            motions = kit.generate(texts, seconds=args.seconds, sampling=sampling)
+            motions = kit.generate(texts, seconds=seconds, sampling=sampling)
         ids = [m.tokens for m in motions]
         raw = [m.raw_joints for m in motions]
         cols[f"{set_name} raw"] = measure(kit, raw, labels, texts, ids, readback=True)
@@ -123,12 +139,13 @@ def main(argv=None) -> None:
     ref = cols["ground truth"]["_emb"]
     for row in cols.values():
         row["fid"] = metrics.fid(row.pop("_emb"), ref)
-    _print(cols, kit, sampling, time.perf_counter() - t0, args.threads)
+    return cols
 
 
-def _print(cols: dict, kit, sampling, seconds: float, threads: int) -> None:
+def _print(cols: dict, kit, sampling, seconds: float, threads: int, seeds: str) -> None:
     keys = list(dict.fromkeys(k for row in cols.values() for k in row))
-    print(f"lab preset; {PER_CLASS} prompts per class; {sampling}; {seconds:.0f} s on {threads} thread(s)\n")
+    print(f"lab preset; {PER_CLASS} prompts per class; {sampling}, mean of seeds {seeds}; {seconds:.0f} s on "
+          f"{threads} thread(s)\n")
     print("| measure | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for k in keys:

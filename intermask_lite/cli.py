@@ -10,7 +10,9 @@ import argparse
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 from dataclasses import asdict, replace
 import warnings
 from contextlib import contextmanager
@@ -22,6 +24,7 @@ from .utils import FolderInUse
 DEFAULT_ARTIFACTS = "artifacts"
 MAX_SAMPLES = 10_000  # per run; samples are made CHUNK at a time and written at once, so memory stays flat
 CHUNK = 8
+BVH_UNITS = ("auto", "m", "cm", "mm", "in", "ft")  # data.bvh.UNIT_CHOICES, without importing it to parse arguments
 BAD_INPUT, FAILED, INTERRUPTED = 2, 1, 130
 
 
@@ -130,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Keep the actor's tokens fixed and generate the partner's reaction.")
     r.add_argument("--actor", type=Path, required=True, help="the actor: a .bvh file or a Motion .npz")
     r.add_argument("--text", required=True, help="what happens, e.g. 'the other person ducks under the punch'")
-    r.add_argument("--units", default="auto", choices=["auto", "m", "cm", "mm", "in", "ft"],
+    r.add_argument("--units", default="auto", choices=BVH_UNITS,
                    help="length unit of a BVH actor (default: read from its skeleton)")
     r.add_argument("--crop", action="store_true",
                    help="use the start of an actor longer than the models' longest motion (else an error)")
@@ -232,30 +235,57 @@ def _check_generation(args):
     return sampling, formats, actor
 
 
+@contextmanager
+def _stop_between_samples():
+    """While active, a first Ctrl-C asks to stop after the sample being made (the list it yields turns true), so
+    no file is cut half way; a second one stops at once."""
+    stop: list[bool] = []
+
+    def on_interrupt(signum, frame):
+        if stop:
+            raise KeyboardInterrupt
+        stop.append(True)
+        print("stopping after the current sample (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _make_samples(args, kit, sampling, actor, run, formats) -> int:
     """Generate CHUNK samples at a time and write each at once; Ctrl-C keeps what is written."""
     done = 0
     try:
-        while done < args.samples:
-            n = min(CHUNK, args.samples - done)
-            if actor is None:
-                motions = kit.generate([args.text], seconds=args.seconds, samples=n, sampling=sampling,
-                                       first_sample=done)
-            else:
-                motions = kit.react(actor, args.text, samples=n, sampling=sampling, crop=args.crop,
-                                    first_sample=done)
-            for m in motions:
-                files = run.write_sample(done, m, formats)
-                print(f"sample {done}: " + ", ".join(str(f) for f in files), flush=True)
-                done += 1
-            del motions
+        with _stop_between_samples() as stop:
+            while done < args.samples and not stop:
+                n = min(CHUNK, args.samples - done)
+                if actor is None:
+                    motions = kit.generate([args.text], seconds=args.seconds, samples=n, sampling=sampling,
+                                           first_sample=done)
+                else:
+                    motions = kit.react(actor, args.text, samples=n, sampling=sampling, crop=args.crop,
+                                        first_sample=done)
+                for m in motions:
+                    files = run.write_sample(done, m, formats)
+                    print(f"sample {done}: " + ", ".join(str(f) for f in files), flush=True)
+                    done += 1
+                    if stop:
+                        break
+                del motions
     except KeyboardInterrupt:
-        run.finish("interrupted")
-        print(f"interrupted: {done} of {args.samples} samples are written in {run.path}", file=sys.stderr)
-        return INTERRUPTED
+        stop = [True]
     except BaseException:
         run.finish("failed")
         raise
+    if done < args.samples:
+        run.finish("interrupted")
+        print(f"interrupted: {done} of {args.samples} samples are written in {run.path}", file=sys.stderr)
+        return INTERRUPTED
     run.finish("complete")
     print(f"{done} samples in {run.path}")
     return 0
@@ -368,5 +398,6 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return FAILED
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        resume = " (training resumes from its last checkpoint when run again)" if args.command == "train" else ""
+        print(f"interrupted{resume}", file=sys.stderr)
         return INTERRUPTED

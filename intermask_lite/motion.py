@@ -89,19 +89,25 @@ class Motion:
             return cls(data["joints"], fps=float(data["fps"]), text=str(data["text"]), label=str(data["label"]))
 
     @classmethod
-    def from_bvh(cls, paths, fps: float = 20, text: str = "", label: str = "") -> "Motion":
+    def from_bvh(cls, paths, fps: float = 20, text: str = "", label: str = "", units: str = "auto") -> "Motion":
         """Import one BVH file (one person) or a list of one or two files (A, B), resampled to `fps`.
 
-        Two files of different lengths are cut to the shorter one. See `intermask_lite.data.bvh.read_bvh`
-        for the skeletons, units and axes it understands.
+        Two files of different lengths are cut to the shorter one, with a warning saying so. units: "auto" (told
+        by the skeleton's bone lengths) or the files' unit, one of "m", "cm", "mm", "in", "ft" (believed as
+        given). See
+        `intermask_lite.data.bvh.read_bvh` for the skeletons, units and axes it understands.
         """
         from .data import bvh
 
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         if len(paths) not in (1, 2):
             raise ValueError(f"from_bvh takes one or two BVH files (person A, then B), got {len(paths)}")
-        people = [bvh.read_bvh(p, fps=fps) for p in paths]  # each (T_i, 22, 3)
+        people = [bvh.read_bvh(p, fps=fps, units=units) for p in paths]  # each (T_i, 22, 3)
         n = min(len(p) for p in people)
+        if any(len(p) != n for p in people):
+            import warnings
+            warnings.warn(f"the two BVH files have {len(people[0])} and {len(people[1])} frames at {fps:g} fps: kept "
+                          f"the first {n} of each (the shorter one's length)", stacklevel=2)
         return cls(np.stack([p[:n] for p in people]), fps=fps, text=text, label=label)
 
     # ------------------------------------------------------------------ edits (each returns a new Motion)
@@ -142,7 +148,11 @@ class Motion:
         return path
 
     def to_bvh(self, path) -> list[Path]:
-        """Write BVH: one file per person; a two-person motion writes `<stem>_A.bvh` and `<stem>_B.bvh`."""
+        """Write BVH: one file per person; a two-person motion writes `<stem>_A.bvh` and `<stem>_B.bvh`.
+
+        Each file carries that person's own skeleton (measured from their joints: `data.bvh.own_offsets`), so
+        `from_bvh` reads the same joints back, within 1 mm when the bone lengths are constant over time (see
+        `intermask_lite.data.bvh.write_bvh` for what is kept when they vary)."""
         from .data import bvh
 
         path = Path(path)

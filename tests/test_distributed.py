@@ -215,5 +215,5 @@ def test_paper_preset_has_the_papers_sizes():
 
 
 def test_train_command_refuses_an_unknown_data_source(capsys):
-    assert cli.main(["train", "vq", "--preset", "smoke", "--data", "somewhere:/x"]) == 1
+    assert cli.main(["train", "vq", "--preset", "smoke", "--data", "somewhere:/x"]) == 2  # bad input
     assert "unknown data source 'somewhere:/x'" in capsys.readouterr().err

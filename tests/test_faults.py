@@ -70,6 +70,11 @@ def test_bad_generate_options_are_refused_before_any_model_loads(smoke_artifacts
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_the_cli_offers_the_bvh_reader_s_units():
+    from intermask_lite.data.bvh import UNIT_CHOICES
+    assert cli.BVH_UNITS == UNIT_CHOICES
+
+
 def test_an_empty_prompt_and_an_out_that_is_a_file(smoke_artifacts, tmp_path, capsys):
     args = smoke_args(smoke_artifacts, tmp_path / "out")
     args[1] = "   "
@@ -239,9 +244,10 @@ def test_ctrl_c_keeps_the_samples_already_written(smoke_artifacts, tmp_path):
     deadline = time.time() + 300
     while not (tmp_path / "long" / "sample_01.gif").exists() and time.time() < deadline:
         time.sleep(0.05)
-    run.send_signal(signal.SIGINT)
+    run.send_signal(signal.SIGINT)                                     # stops after the sample being made
     _, err = run.communicate(timeout=120)
     assert run.returncode == 130 and "interrupted:" in err and "Traceback" not in err, err
+    assert "stopping after the current sample" in err
     record = json.loads((tmp_path / "long" / "run.json").read_text())
     assert record["status"] == "interrupted" and 2 <= record["samples_written"] < 2000
     for i in range(record["samples_written"]):                        # every written sample is whole

@@ -24,7 +24,7 @@ LAYOUT = "motions_processed/person1|person2/<id>.npy, annots/<id>.txt and split/
 
 def _load_person(path) -> tuple[np.ndarray, np.ndarray]:
     """(T, 22, 3) Z-up positions and (T, 21, 6) rotations of one person file."""
-    data = np.load(rd.require_file(path, "a (T, 492) InterHuman motion array"))
+    data = rd.load_array(path, f"a (T, {N_COLUMNS}) InterHuman motion array")
     if data.ndim != 2 or data.shape[1] != N_COLUMNS:
         raise ValueError(f"{str(path)!r} has shape {data.shape}; expected (T, {N_COLUMNS})")
     if not np.isfinite(data).all():
@@ -36,8 +36,9 @@ def _load_person(path) -> tuple[np.ndarray, np.ndarray]:
 def load(root, split: str = "test", max_clips: int | None = None, min_frames: int = 16,
          canonical: bool = True) -> list[Clip]:
     """InterHuman clips of one split as a list of Clip (see the module docstring for the layout)."""
-    root = rd.check_request(root, split, min_frames, LAYOUT)
-    ids = rd.read_ids(rd.require_file(root / "split" / f"{split}.txt", "the list of clip ids of this split"))
+    root = rd.check_request(root, split, min_frames, LAYOUT, max_clips)
+    split_path = root / "split" / f"{split}.txt"
+    ids = rd.read_ids(split_path, "the list of clip ids of this split, one per line")
     ignore_path = root / "ignore_list.txt"
     ignored = set(rd.read_ids(ignore_path)) if ignore_path.is_file() else set()
     clips, n_short = [], 0
@@ -51,7 +52,7 @@ def load(root, split: str = "test", max_clips: int | None = None, min_frames: in
         if len(pos1) != len(pos2):
             raise ValueError(f"{str(paths[0])!r} has {len(pos1)} frames but {str(paths[1])!r} has {len(pos2)}; "
                              "expected the same number")
-        captions = rd.read_captions(rd.require_file(root / "annots" / f"{clip_id}.txt", "one caption per line"))
+        captions = rd.read_captions(root / "annots" / f"{clip_id}.txt")
         n_frames = len(pos1) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
         if n_frames < min_frames:
             n_short += 1
@@ -60,5 +61,6 @@ def load(root, split: str = "test", max_clips: int | None = None, min_frames: in
         rotations = np.stack([rot1, rot2])[:, :n_frames].astype(np.float32)  # (2, T, 21, 6)
         clips.append(Clip(joints=joints, fps=rd.FPS, captions=captions, clip_id=clip_id, rotations=rotations,
                           params={"source": "interhuman", "split": split}))
+    rd.check_found(clips, root, split, "InterHuman", split_path, len(ids), n_short, min_frames)
     rd.warn_skipped(n_short, min_frames, "InterHuman")
     return clips

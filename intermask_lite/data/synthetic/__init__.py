@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from .apart_classes import APART_CHOREOGRAPHY
 from .movement import (BodyPlan, FootPlan, attach_arms, keyframes, min_jerk, plan_footsteps,  # noqa: F401
                            pose_person, pose_torsos, rot_y)
 from .stage import Stage
+from ...utils import atomic_write, read_or_build
 
 GENERATOR_VERSION = 1
 FPS = 20
@@ -83,17 +85,20 @@ def make_dataset(n_clips: int = 2000, seed: int = 0, cache: bool = True, cache_d
 
     With cache=True the set is stored as one .npz (arrays and JSON text, no pickle) under cache_dir
     (default: $INTERMASK_CACHE or ~/.cache/intermask_lite), keyed by GENERATOR_VERSION, seed and n_clips.
+    The file is written atomically and checked when read; one that fails the check is noted and rebuilt.
     """
     if int(n_clips) < 1:
         raise ValueError(f"n_clips must be a positive integer, got {n_clips}")
-    path = _cache_path(n_clips, seed, cache_dir)
-    if cache and path.exists():
-        return load_cache(path)
-    clips = [make_clip(CLASSES[i % len(CLASSES)], np.random.default_rng([seed, i]), f"syn{seed}_{i:05d}")
-             for i in tqdm(range(n_clips), desc="synthetic clips", disable=not progress)]
-    if cache:
-        save_cache(clips, path)
-    return clips
+    clip_ids = [f"syn{seed}_{i:05d}" for i in range(n_clips)]
+
+    def build() -> list[Clip]:
+        return [make_clip(CLASSES[i % len(CLASSES)], np.random.default_rng([seed, i]), clip_ids[i])
+                for i in tqdm(range(n_clips), desc="synthetic clips", disable=not progress)]
+
+    if not cache:
+        return build()
+    return read_or_build(_cache_path(n_clips, seed, cache_dir), lambda path: load_cache(path, clip_ids), build,
+                         _write_npz)
 
 
 def _cache_path(n_clips: int, seed: int, cache_dir) -> Path:
@@ -104,23 +109,47 @@ def _cache_path(n_clips: int, seed: int, cache_dir) -> Path:
 def save_cache(clips: list[Clip], path) -> None:
     """Store clips as one compressed .npz: joints and contacts concatenated over time, metadata as JSON text.
 
-    Compression halves the file (about 47 MB for 2,000 clips) and costs about 2 s to write, nothing to read."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    Compression halves the file (about 47 MB for 2,000 clips) and costs about 2 s to write, nothing to read.
+    The write is atomic (a temp file renamed into place): readers never see half a file."""
+    atomic_write(path, lambda tmp: _write_npz(clips, tmp))
+
+
+def _write_npz(clips: list[Clip], path: Path) -> None:
     meta = [{"fps": c.fps, "captions": c.captions, "label": c.label, "clip_id": c.clip_id, "params": c.params,
              "n_frames": c.n_frames} for c in clips]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with open(path, "wb") as fh:  # a file object: np.savez would add ".npz" to a name
         np.savez_compressed(fh, joints=np.concatenate([c.joints for c in clips], axis=1),  # (2, sum T, 22, 3)
                             contacts=np.concatenate([c.contacts for c in clips], axis=1),  # (2, sum T, 4)
                             meta=np.array(json.dumps(meta)))
-    os.replace(tmp, path)
 
 
-def load_cache(path) -> list[Clip]:
-    """Clips from a cache file written by save_cache (loaded without pickle)."""
+def load_cache(path, clip_ids: list[str] | None = None) -> list[Clip]:
+    """Clips from a cache file written by save_cache (loaded without pickle), checked: the arrays' shapes and
+    types, one metadata entry per clip, frame counts adding up, and (if given) exactly these clip ids.
+    Anything else is a ValueError saying what is wrong."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError("it is not an .npz (zip) file")
     with np.load(path, allow_pickle=False) as data:
+        missing = {"joints", "contacts", "meta"} - set(data.files)
+        if missing:
+            raise ValueError(f"it has no {', '.join(sorted(missing))} array; expected joints, contacts and meta")
         joints, contacts, meta = data["joints"], data["contacts"], json.loads(str(data["meta"]))
+    if joints.dtype != np.float32 or joints.ndim != 4 or joints.shape[0] != 2 or joints.shape[2:] != (22, 3):
+        raise ValueError(f"joints are {joints.dtype} {joints.shape}; expected float32 (2, T, 22, 3)")
+    if contacts.dtype != bool or contacts.shape != (2, joints.shape[1], 4):
+        raise ValueError(f"contacts are {contacts.dtype} {contacts.shape}; expected bool (2, {joints.shape[1]}, 4)")
+    if not isinstance(meta, list) or not all(isinstance(m, dict) for m in meta):
+        raise ValueError("its meta is not a list of clip records")
+    try:
+        n_frames = [int(m["n_frames"]) for m in meta]
+        ids = [m["clip_id"] for m in meta]
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("a meta record lacks its n_frames or clip_id") from None
+    if sum(n_frames) != joints.shape[1] or min(n_frames, default=1) < 1:
+        raise ValueError(f"its clips' frame counts add up to {sum(n_frames)}; the arrays hold {joints.shape[1]}")
+    if clip_ids is not None and ids != clip_ids:
+        raise ValueError(f"it holds {len(ids)} clips from {ids[0] if ids else 'none'}; expected {len(clip_ids)} "
+                         f"from {clip_ids[0]}")
     clips, start = [], 0
     for m in meta:
         end = start + m["n_frames"]
