@@ -59,25 +59,33 @@ def unfinished_step(kind: str, preset, artifacts_dir) -> int | None:
 
 
 def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenizer=None, progress=True,
-                  shipped: bool = True, seed: int = 0):
+                  shipped: bool = True, seed: int = 0, train: bool = True):
     """Load `kind` ("vq", "transformer", "evaluator") for `preset`, training it into artifacts_dir if absent.
 
     shipped=False ignores the shipped checkpoints (to train or rebuild them); seed seeds any training.
-    An interrupted run in artifacts_dir is resumed from its last checkpoint. The transformer needs the
-    tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
+    An interrupted run in artifacts_dir is resumed from its last checkpoint. train=False never trains: an
+    interrupted run is loaded as it stands (with a note), and nothing found is a FileNotFoundError. The
+    transformer needs the tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
     Returns the model in eval mode on `device`.
     """
     preset = config_mod.get_preset(preset) if isinstance(preset, str) else preset
     dev = get_device(device)
     path = checkpoint_path(kind, preset.name, artifacts_dir, shipped)
     resume_at = unfinished_step(kind, preset, artifacts_dir)
-    if resume_at is not None:
+    if resume_at is not None and not train:
+        steps = getattr(preset, TRAIN_SECTION[kind]).steps
+        print(f"{kind}: note: {path} is an unfinished run (step {resume_at} of the preset's {steps}); using it as it "
+              f"stands (`python -m intermask_lite train {kind} --preset {preset.name}` resumes it)", file=sys.stderr)
+    if resume_at is not None and train:
         print(f"{kind}: resuming the interrupted run at step {resume_at}")
     elif path is not None:
         print(f"{kind}: loading {path}")
         if path.parent == SHIPPED_DIR:
             verify_file(path)                                          # the shipped weights, as shipped
         return _loader(kind)(path).to(dev).eval()
+    if not train:
+        raise FileNotFoundError(f"no {kind} checkpoint for preset {preset.name!r} in "
+                                f"{artifacts_dir or '(no artifacts_dir)'} or {SHIPPED_DIR}")
     out_dir = None if artifacts_dir is None else Path(artifacts_dir) / preset.name
     if resume_at is None:
         print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))

@@ -26,7 +26,8 @@ def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto",
                     train_if_missing: bool = False, int8: bool = False) -> "Kit":
     """Tokenizer + transformer (+ evaluator) of preset `name`, ready to generate.
 
-    Without checkpoints (none in artifacts_dir/<name>/ nor shipped) this raises, unless train_if_missing.
+    Without checkpoints (none in artifacts_dir/<name>/ nor shipped) this raises, unless train_if_missing; an
+    interrupted training run there is then resumed, else it is loaded as it stands, with a note.
     int8: the transformer's linear layers run 8-bit integer kernels (CPU only; mask_transformer.int8).
     """
     preset = config_mod.get_preset(name)
@@ -37,12 +38,13 @@ def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto",
                 f"no {', '.join(missing)} checkpoint for preset {name!r} in {artifacts_dir or '(no artifacts_dir)'}"
                 f" or {SHIPPED_DIR}; train them with `python -m intermask_lite train vq --preset {name}` (then "
                 "transformer, evaluator), or pass train_if_missing=True")
-    tok = load_or_train("vq", preset, artifacts_dir, device)
-    trans = load_or_train("transformer", preset, artifacts_dir, device, tokenizer=tok)
+    train = train_if_missing                                           # else loading never starts a training run
+    tok = load_or_train("vq", preset, artifacts_dir, device, train=train)
+    trans = load_or_train("transformer", preset, artifacts_dir, device, tokenizer=tok, train=train)
     if int8:
         from .mask_transformer.int8 import int8_inference
         trans = int8_inference(trans)
-    ev = load_or_train("evaluator", preset, artifacts_dir, device) if evaluator else None
+    ev = load_or_train("evaluator", preset, artifacts_dir, device, train=train) if evaluator else None
     paths = {k: checkpoint_path(k, name, artifacts_dir) for k in KINDS}
     return Kit(preset, tok, trans, ev, get_device(device), paths)
 

@@ -214,6 +214,19 @@ def test_a_save_killed_half_way_leaves_the_old_file_whole_and_no_temp(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_generating_never_starts_training(smoke_artifacts, tmp_path, capsys):
+    work = tmp_path / "work"
+    shutil.copytree(smoke_artifacts, work)
+    (work / "smoke" / "transformer_best.pt").unlink()
+    last = work / "smoke" / "transformer_last.pt"
+    ckpt = torch.load(last, weights_only=True)
+    ckpt["step"] = 1                                                   # an interrupted run: step 1 of 6
+    torch.save(ckpt, last)
+    code, out, err = cli_line(capsys, smoke_args(work, tmp_path / "out"))
+    assert code == 0 and "unfinished run (step 1 of the preset's 6); using it as it stands" in err
+    assert "resum" not in out and torch.load(last, weights_only=True)["step"] == 1  # not trained on
+
+
 def test_a_checkpoint_of_another_kind_is_named(smoke_artifacts):
     with pytest.raises(ValueError, match="holds a 'vq' checkpoint, expected 'transformer'"):
         load_checkpoint(smoke_artifacts / "smoke" / "vq_best.pt", kind="transformer")
