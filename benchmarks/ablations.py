@@ -4,7 +4,7 @@
     python benchmarks/ablations.py --out runs/ablations                   # lab preset, the default budget
     python benchmarks/ablations.py --steps 300 --vq-steps 800 --out runs/ablations   # a shorter budget
 
-Rows (eval.ablations.VARIANTS): InterMask with 2D tokens (the reference), 1D tokens, without spatio-temporal
+Rows (studies.ablations.VARIANTS): InterMask with 2D tokens (the reference), 1D tokens, without spatio-temporal
 attention, without cross-attention, without joint self-attention, independent people (no attention between
 them), interaction masking off, step-unroll on; then the InterGen-style diffusion baseline. Each model trains
 `--steps` steps on the same clips with the same seed (the tokenizers `--vq-steps`), and is evaluated on the
@@ -28,7 +28,7 @@ import torch
 
 from intermask_lite.checkpoints import SHIPPED_DIR
 from intermask_lite.config import DECODE_STEPS, GUIDANCE
-from intermask_lite.eval.ablations import DIFFUSION, VARIANTS, AblationBench, merge_tables, table_markdown
+from intermask_lite.studies.ablations import DIFFUSION, VARIANTS, AblationBench, merge_tables, table_markdown
 from intermask_lite.eval.report_io import _plain, environment
 from intermask_lite.vq.pipeline import load_tokenizer
 

@@ -68,7 +68,7 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
     transformer needs the tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
     Returns the model in eval mode on `device`.
     """
-    preset = config_mod.get_preset(preset) if isinstance(preset, str) else preset
+    preset = config_mod.get_preset(preset)
     dev = get_device(device)
     path = checkpoint_path(kind, preset.name, artifacts_dir, shipped)
     resume_at = unfinished_step(kind, preset, artifacts_dir)

@@ -1,6 +1,6 @@
 """Dataclass configs and the three presets: smoke(), lab() (the default) and paper().
 
-Presets shrink widths, lengths and steps, never the mechanisms (DESIGN.md section 6). Each section is
+Presets shrink widths, lengths and steps, never the mechanisms (docs/architecture.md, section 3). Each section is
 owned by the module that uses it; `Preset` bundles them and round-trips through a plain dict so that it
 can live inside a checkpoint. `with_overrides(preset, ["vq.nb_code=1024"])` changes single fields.
 """
@@ -292,8 +292,12 @@ def paper() -> Preset:
 PRESETS = {"smoke": smoke, "lab": lab, "paper": paper}
 
 
-def get_preset(name: str) -> Preset:
-    """Preset by name; INTERMASK_SMOKE=1 is handled by callers (see utils.is_smoke)."""
+def get_preset(name: "str | Preset") -> Preset:
+    """Preset by name, or a Preset itself: the one place where "a preset or its name" becomes a Preset.
+
+    INTERMASK_SMOKE=1 is handled by callers (see utils.is_smoke)."""
+    if isinstance(name, Preset):
+        return name
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
     return PRESETS[name]()

@@ -19,7 +19,7 @@ from .config import FRAMES_PER_TOKEN, seconds_to_columns
 from .mask_transformer.sampling import Sampling, row_seed
 from .motion import Motion
 from .placement import Placement, from_canonical, to_canonical
-from .utils import get_device
+from .utils import eval_mode, get_device
 
 
 def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto", evaluator: bool = True,
@@ -161,8 +161,7 @@ class Kit:
     def text_condition(self, texts: list[str]) -> torch.Tensor:
         """The pooled text vectors (B, D_text) the transformer is conditioned on: with preset.text.anchor = k > 0
         each is pulled onto its k nearest training captions' (text.CaptionAnchor; set it to 0 for the raw ones)."""
-        from .mask_transformer.generate import _eval_mode
-        with _eval_mode(self.transformer):
+        with eval_mode(self.transformer, inference=True):
             pooled = self.transformer.encode_text(list(texts))  # (B, D_text)
         k = self.preset.text.anchor
         if k <= 0:

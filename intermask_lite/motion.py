@@ -1,7 +1,7 @@
 """`Motion`: the one object users hold: the joints of one or two people, their frame rate and a caption.
 
 It plays itself back (`show`, `figure`, `to_html`, `to_gif`, `filmstrip`), converts to and from BVH
-and saves to a plain `.npz` file. Conventions: metres, Y up, floor at y = 0 (DESIGN.md section 4).
+and saves to a plain `.npz` file. Conventions: metres, Y up, floor at y = 0 (docs/architecture.md, section 3).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Placement: a user's motion moved into the one frame the models know, and every result moved back.
 
-The models were trained in the canonical frame of the built-in data (DESIGN.md section 4): the floor at
+The models were trained in the canonical frame of the built-in data (docs/architecture.md, section 3): the floor at
 y = 0, the first person's root at x = z = 0 facing +Z at frame 0, the second person in the same frame.
 A motion recorded anywhere else (2.5 m to the side, facing +X) is first moved there, and a result made
 from it (a reconstruction, a reaction, an inpainted clip) is moved back, so that it stands where the

@@ -1,6 +1,6 @@
 """The 22-joint SMPL/HumanML3D skeleton: names, parents, chains, rest offsets, FK and rotation helpers.
 
-Conventions (DESIGN.md section 4): metres, Y up, floor at y = 0; a person in the rest pose faces +Z,
+Conventions (docs/architecture.md, section 3): metres, Y up, floor at y = 0; a person in the rest pose faces +Z,
 so their left side is +X. Rotation helpers work on torch tensors and on numpy arrays (returned as numpy).
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from .config import TextConfig
-from .utils import atomic_torch_save, file_sha256, read_cache, read_or_build
+from .utils import atomic_torch_save, eval_mode, file_sha256, read_cache, read_or_build
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MINILM_PACKAGE = "all_minilm_l6_v2"
@@ -354,10 +354,8 @@ class CaptionAnchor:
             if not unique:
                 raise ValueError("anchoring needs the training captions; got none")
             _check_captions(unique)
-            was_training = encoder.training
-            encoder.eval()
-            bank = torch.cat([encoder(unique[i : i + batch_size])[2] for i in range(0, len(unique), batch_size)])
-            encoder.train(was_training)
+            with eval_mode(encoder):
+                bank = torch.cat([encoder(unique[i : i + batch_size])[2] for i in range(0, len(unique), batch_size)])
             return bank.cpu()  # (N, D)
 
         if cache_file is None:

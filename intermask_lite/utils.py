@@ -30,6 +30,20 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+@contextmanager
+def eval_mode(model: torch.nn.Module, inference: bool = False):
+    """Run `model` in eval mode (no dropout) without autograd (torch.no_grad, or torch.inference_mode when
+    `inference`, which is faster but its tensors cannot join autograd later) and restore its previous mode,
+    also after an error. The one place the kit switches a model to eval and back."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode() if inference else torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
 def _mps_available() -> bool:
     return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from intermask_lite.config import smoke, with_overrides
-from intermask_lite.eval.ablations import VARIANTS, scaled_train, table_markdown
+from intermask_lite.studies.ablations import VARIANTS, scaled_train, table_markdown
 from intermask_lite.mask_transformer.sampling import Sampling
 from intermask_lite.mask_transformer.generate import decode, model_logits_fn
 from intermask_lite.mask_transformer.tools import TokenIds, pad_tokens
@@ -157,7 +157,7 @@ def _table(rows, **extra):
 
 
 def test_merge_orders_rows_as_the_variants_and_refuses_duplicates():
-    from intermask_lite.eval.ablations import DIFFUSION, differences, merge_tables
+    from intermask_lite.studies.ablations import DIFFUSION, differences, merge_tables
     a = _table([_row(DIFFUSION, 0.2, "diffusion"), _row("independent people", 0.5)],
                diffusion_steps_sweep=[_row(DIFFUSION, 0.1, "diffusion")])
     b = _table([_row("no cross-attention", 0.59), _row("InterMask (2D tokens)", 0.6)],

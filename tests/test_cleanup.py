@@ -36,6 +36,16 @@ def test_skeleton_fit_gives_constant_bones_at_the_median_length():
     assert np.linalg.norm(fitted - truth, axis=-1).mean() < np.linalg.norm(noisy - truth, axis=-1).mean()
 
 
+def test_skeleton_fit_keeps_the_feet_on_the_floor():
+    person = bent_standing(20)                                         # feet 2 cm above the floor
+    stretched = person.copy()
+    stretched[:, 1:, 1] += 0.05 * np.sin(np.linspace(0, 3, 20))[:, None]  # decoded bones stretch and shrink
+    fitted = cleanup.fit_skeleton(stretched)
+    feet = list(sk.FOOT_JOINT_ORDER)
+    np.testing.assert_allclose(fitted[:, feet, 1].min(-1), stretched[:, feet, 1].min(-1), atol=0.01)
+    assert fitted[:, feet, 1].min() > 0.0                              # not sunk into the floor
+
+
 def test_foot_lock_holds_a_jittering_planted_foot_and_keeps_the_bones():
     rng = np.random.default_rng(1)
     person = bent_standing(30)

@@ -86,6 +86,14 @@ def test_an_empty_prompt_and_an_out_that_is_a_file(smoke_artifacts, tmp_path, ca
     assert (tmp_path / "file").read_text() == "x"
 
 
+def test_an_out_folder_that_cannot_be_written_is_refused_before_any_work(smoke_artifacts, tmp_path, capsys,
+                                                                        monkeypatch):
+    import os
+    monkeypatch.setattr(os, "access", lambda path, mode: False)       # as for a read-only folder (root ignores modes)
+    code, out, err = cli_line(capsys, smoke_args(smoke_artifacts, tmp_path / "ro"))
+    assert code == 2 and "the folder is not writable" in err and "loading" not in out
+
+
 @pytest.mark.parametrize("assignment, message", [
     ("vq.nb_code=-5", "expected a finite number >= 0, got -5"),
     ("vq.nb_code=0", "counts something and must be at least 1"),

@@ -44,6 +44,67 @@ def test_shapes_1d(length):
     assert model(grid)[0].shape == grid.shape
 
 
+def test_one_encoder_and_one_decoder_class_build_both_tokenizers():
+    from intermask_lite.vq.encdec import Decoder, Encoder
+    grid = torch.randn(2, 12, 22, 32)                                  # (B, 12, 22, T)
+    for kind, dims, rows in (("2d", 2, 5), ("1d", 1, 1)):
+        model = tiny(kind).eval()
+        assert type(model.encoder) is Encoder and type(model.decoder) is Decoder
+        assert model.encoder.dims == model.decoder.dims == dims
+        with torch.no_grad():
+            z = model._latent(grid)                                    # (B, D, rows, T/4)
+            assert z.shape == (2, TINY["code_dim"], rows, 32 // 4)
+            assert model._decode_latent(z).shape == grid.shape
+    with pytest.raises(ValueError, match="dims must be 1 or 2"):
+        Encoder(12, 16, 8, 1, 3, dims=3)
+
+
+def reference_forward(state: dict, cfg, grid: torch.Tensor) -> torch.Tensor:
+    """The 2D tokenizer written out layer by layer from its state dict: grid (B, 12, 22, T) -> (B, 12, 22, T)."""
+    import torch.nn.functional as F
+
+    from intermask_lite.vq import encdec
+
+    def conv(name, x, stride=1, padding=1, dilation=1):
+        return F.conv2d(x, state[name + ".weight"], state[name + ".bias"], stride, padding, dilation)
+
+    def res(prefix, x, dilations):
+        for i, d in enumerate(dilations):
+            h = F.relu(conv(f"{prefix}.{i}.conv1", F.relu(x), padding=d, dilation=d))
+            x = x + conv(f"{prefix}.{i}.conv2", h, padding=0)
+        return x
+
+    dilations = [cfg.dilation_growth ** i for i in range(cfg.depth)]
+    x = grid.contiguous(memory_format=encdec.conv_layout(grid))
+    x = F.relu(conv("encoder.net.0", x))                               # (B, W, 22, T)
+    x = res("encoder.net.3", conv("encoder.net.2", x, stride=2), dilations)  # (B, W, 11, T/2)
+    x = res("encoder.net.5", conv("encoder.net.4", x, stride=2), dilations)  # (B, W, 5, T/4)
+    z = conv("encoder.net.6", x)                                       # (B, D, 5, T/4)
+    b, d, r, t = z.shape
+    quantizer = EMAQuantizer(cfg.nb_code, cfg.code_dim)
+    quantizer.codebook.copy_(state["quantizer.codebook"])
+    codes = quantizer.assign(z.permute(0, 2, 3, 1).reshape(-1, d), stochastic=False)  # (B*5*T/4,)
+    x = quantizer.lookup(codes).reshape(b, r, t, d).permute(0, 3, 1, 2)  # (B, D, 5, T/4)
+    x = F.relu(conv("decoder.net.0", x.contiguous(memory_format=encdec.conv_layout(x))))
+    for i, joints in ((2, 11), (3, 22)):                               # joints 5 -> 11 -> 22, time x2 each
+        x = res(f"decoder.net.{i}.res", x, dilations[::-1])
+        x = conv(f"decoder.net.{i}.conv", F.interpolate(x, size=(joints, x.shape[-1] * 2), mode="nearest"))
+    return conv("decoder.net.6", F.relu(conv("decoder.net.4", x)))     # (B, 12, 22, T)
+
+
+def test_the_shipped_tokenizer_reconstructs_as_its_layers_written_out():
+    from intermask_lite.vq.pipeline import load_tokenizer
+    tok = load_tokenizer("data/checkpoints/lab_vq.pt").eval()
+    grid = torch.randn(2, 12, 22, 64, generator=torch.Generator().manual_seed(0))  # (B, 12, 22, T)
+    with torch.no_grad():
+        recon = tok.reconstruct(grid)                                  # (B, 12, 22, T)
+        assert torch.equal(recon, reference_forward(tok.state_dict(), tok.cfg, grid))
+        tokens = tok.encode(grid)                                      # (B, 5, T/4)
+    assert tokens[0, :, 0].tolist() == [170, 384, 147, 465, 511] and int(tokens.sum()) == 40441
+    expected = torch.tensor([[-0.1420786, -0.1529251], [-0.2667144, -0.2860208], [-0.0128300, -0.0235559]])
+    assert torch.allclose(recon[0, :3, 0, :2], expected, atol=1e-4)   # the layouts differ by up to ~1e-5
+
+
 def test_the_convolution_layout_is_a_setting_and_both_layouts_compute_the_same(monkeypatch):
     from intermask_lite.vq import encdec
     grid = torch.randn(2, 12, 22, 32)

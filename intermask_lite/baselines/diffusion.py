@@ -22,6 +22,7 @@ import torch.nn as nn
 
 from ..mask_transformer.attention import AdaLN, Attention, Dropout, FeedForward
 from ..text import TextEncoder
+from ..utils import eval_mode
 
 N_MOTION = 132  # per-person feature: 22 positions + 22 velocities, 3 each
 
@@ -174,7 +175,6 @@ def guided_prediction(model: DuetDenoiser, x_t, t, pooled, valid, guidance: floa
     return both[B:] + guidance * (both[:B] - both[B:])
 
 
-@torch.no_grad()
 def ddim_sample(model: DuetDenoiser, texts, n_frames, steps: int | None = None, guidance: float | None = None,
                 eta: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
     """Normalised motion (B, 2, max(n_frames), 132) for B captions; frames past each length are zero.
@@ -190,22 +190,21 @@ def ddim_sample(model: DuetDenoiser, texts, n_frames, steps: int | None = None, 
         raise ValueError(f"need one positive length per caption; got {len(texts)} captions, lengths {lengths.tolist()}")
     B, T = len(texts), int(lengths.max())
     valid = (torch.arange(T)[None] < lengths[:, None]).to(device)  # (B, T)
-    was_training = model.training
-    model.eval()
-    pooled = model.encode_text(list(texts))  # (B, D_text)
-    x = torch.randn(B, 2, T, N_MOTION, generator=generator).to(device)  # (B, 2, T, 132)
-    ab = model.alpha_bar.double().cpu()
-    times = ddim_timesteps(cfg.timesteps, steps)
-    for i, t in enumerate(times):
-        ab_t, ab_prev = ab[t], (ab[times[i + 1]] if i + 1 < len(times) else torch.tensor(1.0, dtype=torch.float64))
-        out = guided_prediction(model, x, torch.full((B,), t, device=device), pooled, valid, guidance)
-        if cfg.prediction == "x0":
-            x0 = out
-            eps = (x - ab_t.sqrt().item() * x0) / (1 - ab_t).sqrt().item()
-        else:
-            eps = out
-            x0 = (x - (1 - ab_t).sqrt().item() * eps) / ab_t.sqrt().item()
-        noise = torch.randn(x.shape, generator=generator).to(device) if eta > 0 else None
-        x = ddim_step(x, x0, eps, ab_t, ab_prev, eta, noise) * valid[:, None, :, None]
-    model.train(was_training)
+    with eval_mode(model):
+        pooled = model.encode_text(list(texts))  # (B, D_text)
+        x = torch.randn(B, 2, T, N_MOTION, generator=generator).to(device)  # (B, 2, T, 132)
+        ab = model.alpha_bar.double().cpu()
+        times = ddim_timesteps(cfg.timesteps, steps)
+        for i, t in enumerate(times):
+            ab_prev = ab[times[i + 1]] if i + 1 < len(times) else torch.tensor(1.0, dtype=torch.float64)
+            ab_t = ab[t]
+            out = guided_prediction(model, x, torch.full((B,), t, device=device), pooled, valid, guidance)
+            if cfg.prediction == "x0":
+                x0 = out
+                eps = (x - ab_t.sqrt().item() * x0) / (1 - ab_t).sqrt().item()
+            else:
+                eps = out
+                x0 = (x - (1 - ab_t).sqrt().item() * eps) / ab_t.sqrt().item()
+            noise = torch.randn(x.shape, generator=generator).to(device) if eta > 0 else None
+            x = ddim_step(x, x0, eps, ab_t, ab_prev, eta, noise) * valid[:, None, :, None]
     return x

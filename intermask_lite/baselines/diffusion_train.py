@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..config import Preset, get_preset
+from ..config import FRAMES_PER_TOKEN, Preset, get_preset, seconds_to_columns
 from ..data.features import velocities
 from ..motion import Motion
 from ..text import build_text_encoder
@@ -113,7 +113,7 @@ def train_diffusion(preset, train_clips, val_clips, *, out_dir=None, device="aut
     from ..data.caption_augment import training_captions
     from ..distributed import train_loader
     from ..train import fit
-    preset = get_preset(preset) if isinstance(preset, str) else preset
+    preset = get_preset(preset)
     config = config or diffusion_config(preset.name)
     tcfg = train or preset.transformer_train
     seed_everything(seed)
@@ -184,7 +184,7 @@ class DiffusionKit:
                  guidance: float | None = None) -> list[Motion]:
         """Two people from text, `samples` Motions per prompt (prompt-major), like Kit.generate."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        frames = int(round(seconds * self.fps))
+        frames = FRAMES_PER_TOKEN * seconds_to_columns(seconds, self.fps)  # as long as Kit.generate's motion
         if not texts or samples < 1 or not 1 <= frames <= self.preset.data.max_frames:
             raise ValueError(f"need prompts, samples >= 1 and 1..{self.preset.data.max_frames} frames; got "
                              f"{len(texts)} prompts, samples={samples}, {frames} frames ({seconds} s)")

@@ -1,6 +1,6 @@
 """Rigid normalisation and symmetry of two-person clips: canonicalise, mirror (with captions), swap people.
 
-Canonical frame (DESIGN.md section 4): floor at y = 0 (the lowest foot joint of both people over the
+Canonical frame (docs/architecture.md, section 3): floor at y = 0 (the lowest foot joint of both people over the
 clip), A's root starts at x = z = 0 and A faces +Z at frame 0; B is expressed in the same frame.
 """
 from __future__ import annotations

@@ -74,6 +74,6 @@ def training_clips(preset) -> tuple[list[Clip], list[Clip]]:
     train_* function gets from load_or_train. A source too small to hold any validation clips out (the smoke
     preset's built-in data) validates on its training clips."""
     from ..config import get_preset
-    preset = get_preset(preset) if isinstance(preset, str) else preset
+    preset = get_preset(preset)
     train = source_clips(preset, "train")
     return train, source_clips(preset, "val") or train

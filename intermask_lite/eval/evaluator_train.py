@@ -84,7 +84,7 @@ def train_evaluator(preset, train_clips, val_clips, *, out_dir=None, device="aut
     from ..data.clip import training_clip_lists
     from ..train import fit
     seed_everything(seed)                                              # the weights' initialisation too
-    preset = get_preset(preset) if isinstance(preset, str) else preset
+    preset = get_preset(preset)
     clips, val_clips = training_clip_lists(train_clips, val_clips, "train_evaluator")
     classes = class_names(clips)
     fps = clips[0].fps

@@ -10,13 +10,13 @@ import numpy as np
 import torch
 
 from ..skeleton import joint_distances
+from ..utils import eval_mode
 from ..vq.model import MotionTokenizer, root_spread
 from ..vq.pipeline import clip_grids
 from . import metrics, physics
 from .evaluator import embed_joints
 
 
-@torch.no_grad()
 def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=None) -> dict:
     """Reconstruction through the tokens (nearest codes) over whole clips, both people (through the encoder and
     decoder alone for a tokenizer that bypasses its codebook, whose usage, perplexity and dead codes are nan).
@@ -36,33 +36,31 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     """
     if not clips:
         raise ValueError("evaluate_tokenizer needs at least one clip")
-    was_training = model.training
-    model.eval()
     device = device or model.grid_mean.device
     errors, aligned, roots, tokens, pairs = [], [], [], [], []
     pred_roots, true_roots, skate, skate_truth = [], [], [], []
-    for clip in clips:
-        grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
-        if model.quantize:
-            ids = model.encode(grid)                                   # (2, R, T/4)
-            tokens.append(ids.flatten().cpu())
-            recon = model.decode(ids)                                  # (2, 12, 22, T)
-        else:
-            recon = model.reconstruct(grid)                            # (2, 12, 22, T), no codes
-        recon, truth = model.grid_to_joints(recon), model.grid_to_joints(grid)  # (2, T, 22, 3) each
-        err = joint_distances(recon, truth)                            # (2, T, 22) metres
-        errors.append(err.flatten().cpu())
-        roots.append(err[:, :, 0].flatten().cpu())                     # joint 0 is the root
-        pred_roots.append(recon[:, :, 0].cpu())                        # (2, T, 3)
-        true_roots.append(truth[:, :, 0].cpu())                        # (2, T, 3)
-        aligned.append(joint_distances(recon, truth, align_root=True).flatten().cpu())
-        recon_np, truth_np = recon.cpu().numpy(), truth.cpu().numpy()  # (2, T, 22, 3) each
-        contacts = physics.foot_contacts(truth_np, clip.fps)           # (2, T, 4)
-        skate.append(physics.foot_skating(recon_np, clip.fps, contacts)["skate_speed"])
-        skate_truth.append(physics.foot_skating(truth_np, clip.fps, contacts)["skate_speed"])
-        if evaluator is not None:
-            pairs.append((recon_np, truth_np))
-    model.train(was_training)
+    with eval_mode(model):
+        for clip in clips:
+            grid = clip_grids(model, clip).to(device)                      # (2, 12, 22, T)
+            if model.quantize:
+                ids = model.encode(grid)                                   # (2, R, T/4)
+                tokens.append(ids.flatten().cpu())
+                recon = model.decode(ids)                                  # (2, 12, 22, T)
+            else:
+                recon = model.reconstruct(grid)                            # (2, 12, 22, T), no codes
+            recon, truth = model.grid_to_joints(recon), model.grid_to_joints(grid)  # (2, T, 22, 3) each
+            err = joint_distances(recon, truth)                            # (2, T, 22) metres
+            errors.append(err.flatten().cpu())
+            roots.append(err[:, :, 0].flatten().cpu())                     # joint 0 is the root
+            pred_roots.append(recon[:, :, 0].cpu())                        # (2, T, 3)
+            true_roots.append(truth[:, :, 0].cpu())                        # (2, T, 3)
+            aligned.append(joint_distances(recon, truth, align_root=True).flatten().cpu())
+            recon_np, truth_np = recon.cpu().numpy(), truth.cpu().numpy()  # (2, T, 22, 3) each
+            contacts = physics.foot_contacts(truth_np, clip.fps)           # (2, T, 4)
+            skate.append(physics.foot_skating(recon_np, clip.fps, contacts)["skate_speed"])
+            skate_truth.append(physics.foot_skating(truth_np, clip.fps, contacts)["skate_speed"])
+            if evaluator is not None:
+                pairs.append((recon_np, truth_np))
     if tokens:
         codes = model.quantizer.code_stats(torch.cat(tokens))          # usage, perplexity, dead codes
         codes["dead_codes"] = int(codes["dead_codes"])

@@ -11,7 +11,6 @@ each prompt's condition and length ``samples`` times) and decode once; every row
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,6 +19,7 @@ import torch
 from .model import InterMTransformer, forward_with_guidance
 from .sampling import Sampling, draw, row_seed, sampling_probs
 from .tools import N_ROWS, get_schedule, lengths_to_valid
+from ..utils import eval_mode
 
 LogitsFn = Callable[[torch.Tensor, float], torch.Tensor]  # ids (B, 2, R, C) long, guidance -> (B, 2, R, C, K)
 
@@ -35,19 +35,6 @@ class Trace:
     n_masked: torch.Tensor    # (S, B) long: positions still masked after step s
 
 
-@contextmanager
-def _eval_mode(model: torch.nn.Module):
-    """Run the model in eval mode (no dropout) under inference mode (no autograd bookkeeping at all), and
-    restore its previous mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        model.train(was_training)
-
-
 def model_logits_fn(model: InterMTransformer, text) -> LogitsFn:
     """A logits_fn for decode: guided logits of `model` for captions `text` (B,) (None = unconditional) or
     for their pooled text vectors (B, D_text).
@@ -56,11 +43,11 @@ def model_logits_fn(model: InterMTransformer, text) -> LogitsFn:
     and both guidance passes go through the model as one batch (forward_with_guidance).
     """
     device = next(model.parameters()).device
-    with _eval_mode(model):
+    with eval_mode(model, inference=True):
         pooled = model.encode_text(text if isinstance(text, torch.Tensor) else list(text))  # (B, D_text)
 
     def logits_fn(ids: torch.Tensor, guidance: float) -> torch.Tensor:
-        with _eval_mode(model):
+        with eval_mode(model, inference=True):
             return forward_with_guidance(model, ids.to(device), pooled, guidance)  # (B, 2, R, C, K)
     return logits_fn
 

@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from ..config import FRAMES_PER_TOKEN, Preset, TransformerConfig, get_preset
 from ..text import build_text_encoder
-from ..utils import get_device, load_checkpoint, load_weights, seed_everything
+from ..utils import eval_mode, get_device, load_checkpoint, load_weights, seed_everything
 from .model import InterMTransformer
 from .tools import N_ROWS, bert_corrupt, get_schedule, random_mask_by_ratio
 
@@ -121,10 +121,8 @@ def make_val_fn(cfg: TransformerConfig, dataset: TokenDataset, batch_size: int, 
     """val_fn(model, device): the masked-token loss and accuracy on fixed masks (same seed every time)."""
     def val_fn(model, device):
         generator = torch.Generator().manual_seed(seed)
-        was_training = model.training
-        model.eval()
         totals, n = {"val_loss": 0.0, "val_acc": 0.0}, 0
-        with torch.no_grad():
+        with eval_mode(model):
             for start in range(0, len(dataset), batch_size):
                 tokens = dataset.tokens[start : start + batch_size].to(device)
                 captions = [c[0] for c in dataset.captions[start : start + batch_size]]
@@ -132,7 +130,6 @@ def make_val_fn(cfg: TransformerConfig, dataset: TokenDataset, batch_size: int, 
                 totals["val_loss"] += stats["loss"] * len(tokens)
                 totals["val_acc"] += stats["acc"] * len(tokens)
                 n += len(tokens)
-        model.train(was_training)
         return {k: v / max(n, 1) for k, v in totals.items()}
     return val_fn
 
@@ -157,7 +154,7 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
     from ..data.clip import training_clip_lists
     from ..distributed import train_loader
     from ..train import fit
-    preset = get_preset(preset) if isinstance(preset, str) else preset
+    preset = get_preset(preset)
     seed_everything(seed)
     train_clips, val_clips = training_clip_lists(train_clips, val_clips, "train_transformer")
     dev = get_device(device)

@@ -1,4 +1,4 @@
-"""Matplotlib plots of an ablation table (benchmarks/ablations.py, eval.ablations): rows with intervals,
+"""Matplotlib plots of an ablation table (benchmarks/ablations.py, studies.ablations): rows with intervals,
 quality against generation time, and the decoding-steps and guidance sweeps.
 
     fig = plot_variants(table, "class_acc")              # one bar per variant, 95 % interval, ground truth line

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..mask_transformer.tools import N_ROWS, TokenIds, get_schedule, random_mask_by_ratio
+from ..utils import eval_mode
 
 SPECIAL_COLORS = {"mask": (0.72, 0.72, 0.72), "pad": (1.0, 1.0, 1.0), "sep": (0.0, 0.0, 0.0)}
 ATTENTION_KINDS = ("self", "spatial", "temporal", "cross")
@@ -210,7 +211,6 @@ def plot_training_curves(history: dict, title: str = "", smooth: int = 20):
     return fig
 
 
-@torch.no_grad()
 def accuracy_by_mask_ratio(model, tokens: torch.Tensor, captions: list[str], ratios, batch_size: int = 64,
                            seed: int = 0) -> np.ndarray:
     """Masked-token accuracy at each fixed mask ratio: positions chosen jointly over both people, set to MASK.
@@ -221,22 +221,20 @@ def accuracy_by_mask_ratio(model, tokens: torch.Tensor, captions: list[str], rat
         raise ValueError(f"{len(tokens)} token maps but {len(captions)} captions")
     ids = model.ids
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     out = []
-    for ratio in ratios:
-        generator = torch.Generator().manual_seed(seed)
-        hits, total = 0, 0
-        for start in range(0, len(tokens), batch_size):
-            batch = tokens[start : start + batch_size].to(device)  # (b, 2, 5, T')
-            valid = batch != ids.pad
-            chosen = random_mask_by_ratio(valid, torch.full((len(batch),), float(ratio)), generator)
-            inputs = torch.where(chosen, torch.full_like(batch, ids.mask), batch)
-            pred = model(inputs, list(captions[start : start + batch_size])).argmax(-1)  # (b, 2, 5, T')
-            hits += int((pred[chosen] == batch[chosen]).sum())
-            total += int(chosen.sum())
-        out.append(hits / max(total, 1))
-    model.train(was_training)
+    with eval_mode(model):
+        for ratio in ratios:
+            generator = torch.Generator().manual_seed(seed)
+            hits, total = 0, 0
+            for start in range(0, len(tokens), batch_size):
+                batch = tokens[start : start + batch_size].to(device)  # (b, 2, 5, T')
+                valid = batch != ids.pad
+                chosen = random_mask_by_ratio(valid, torch.full((len(batch),), float(ratio)), generator)
+                inputs = torch.where(chosen, torch.full_like(batch, ids.mask), batch)
+                pred = model(inputs, list(captions[start : start + batch_size])).argmax(-1)  # (b, 2, 5, T')
+                hits += int((pred[chosen] == batch[chosen]).sum())
+                total += int(chosen.sum())
+            out.append(hits / max(total, 1))
     return np.asarray(out)
 
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from .. import skeleton
 from ..config import FRAMES_PER_TOKEN, TokenizerStudyConfig
-from .encdec import JOINT_SIZES, Decoder1d, Decoder2d, Encoder1d, Encoder2d
+from .encdec import JOINT_SIZES, Decoder, Encoder
 from .losses import POS, denormalize
 from .quantizer import EMAQuantizer
 
@@ -97,13 +97,13 @@ class MotionTokenizer(nn.Module):
         self.register_buffer("grid_std", std)    # (12, 22)
         args = (cfg.code_dim, cfg.depth, cfg.dilation_growth)
         if cfg.kind == "2d":
-            self.encoder = Encoder2d(N_CHANNELS, cfg.width, *args)
-            self.decoder = Decoder2d(N_CHANNELS, cfg.width, *args)
+            self.encoder = Encoder(N_CHANNELS, cfg.width, *args, dims=2)       # convolutions over (joints, time)
+            self.decoder = Decoder(N_CHANNELS, cfg.width, *args, dims=2)
             self.token_rows = JOINT_SIZES[-1]
         else:
             width = cfg.width_1d or 8 * round(cfg.width * math.sqrt(3) / 8)  # ~ the 2D parameter count
-            self.encoder = Encoder1d(N_CHANNELS * N_JOINTS, width, *args)
-            self.decoder = Decoder1d(N_CHANNELS * N_JOINTS, width, *args)
+            self.encoder = Encoder(N_CHANNELS * N_JOINTS, width, *args, dims=1)  # joints folded into channels
+            self.decoder = Decoder(N_CHANNELS * N_JOINTS, width, *args, dims=1)
             self.token_rows = 1
         self.quantizer = EMAQuantizer(cfg.nb_code, cfg.code_dim, cfg.mu, cfg.gumbel_temp)
         self.joint_order = JOINT_ORDERS[study.joint_order]               # network row i = joint joint_order[i]

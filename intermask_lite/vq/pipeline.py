@@ -81,7 +81,7 @@ def train_tokenizer(preset, train_clips, val_clips, *, out_dir=None, device="aut
     """
     from ..data.datasets import clip_cache, make_normalizer
     seed_everything(seed)                                              # the weights' initialisation too
-    cfg = config_mod.get_preset(preset) if isinstance(preset, str) else preset
+    cfg = config_mod.get_preset(preset)
     if kind is not None:
         cfg = replace(cfg, vq=replace(cfg.vq, kind=kind))
     clips, val_clips = training_clip_lists(train_clips, val_clips, "train_tokenizer")

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..config import DECODE_STEPS, GUIDANCE, Preset, get_preset, with_overrides
-from .report import evaluate
+from ..eval.report import evaluate
 
 # name -> preset overrides; the first is the reference (the paper's model at the kit's sizes)
 VARIANTS = {
@@ -101,7 +101,7 @@ class AblationBench:
         evaluator_dir/<preset>/ (default out_dir/evaluator), else the shipped one, else train one there."""
         from ..data.synthetic import make_dataset, split_dataset
         from ..checkpoints import load_or_train
-        preset = get_preset(preset) if isinstance(preset, str) else preset
+        preset = get_preset(preset)
         clips = make_dataset(preset.data.n_clips, preset.data.seed, progress=False) if clips is None else list(clips)
         out = kwargs.get("out_dir")
         evaluator_dir = evaluator_dir or (None if out is None else Path(out) / "evaluator")
