@@ -15,6 +15,8 @@ import shutil
 import time
 from pathlib import Path
 
+from .utils import atomic_write
+
 FORMATS = ("html", "gif", "bvh", "npz")
 RECORD = "run.json"
 _OURS = re.compile(r"^(sample_\d+(_[AB])?\.(html|gif|bvh|npz)|run\.json)$")  # what overwrite may replace
@@ -106,6 +108,5 @@ class RunFolder:
         self._save_record()
 
     def _save_record(self) -> None:
-        tmp = self.path / f".{RECORD}.tmp"
-        tmp.write_text(json.dumps(self.record, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path / RECORD)
+        text = json.dumps(self.record, indent=2, default=str) + "\n"
+        atomic_write(self.path / RECORD, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -35,7 +35,7 @@ def package_imports():
         parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
         is_init = parts[-1] == "__init__"
         module = ".".join(parts[:-1] if is_init else parts)
-        package = parts[:-1] if is_init else parts[:-1]
+        package = parts[:-1]                                           # the package the import is relative to
         tree = ast.parse(path.read_text(encoding="utf-8"))
         in_function = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
                        for n in ast.walk(f)}
