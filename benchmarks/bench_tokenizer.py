@@ -23,7 +23,7 @@ import torch
 from intermask_lite.config import get_preset, with_overrides
 from intermask_lite.data.sources import training_clips
 from intermask_lite.data.synthetic import load_split
-from intermask_lite.eval.evaluator import load_evaluator
+from intermask_lite.evaluator import load_evaluator
 from intermask_lite.checkpoints import checkpoint_path
 from intermask_lite.utils import cpu_has_bf16
 from intermask_lite.viz.token_plots import class_errors_mm

@@ -17,8 +17,8 @@ import torch
 
 from intermask_lite.config import get_preset
 from intermask_lite.data.synthetic import load_split
-from intermask_lite.eval.evaluator import load_evaluator, slow_noise
-from intermask_lite.eval.evaluator_train import retrieval_scores
+from intermask_lite.evaluator.model import load_evaluator, slow_noise
+from intermask_lite.evaluator import retrieval_scores
 from intermask_lite.checkpoints import checkpoint_path
 
 NOISES = [("clean", None, 0.0), ("white 1 cm", "white", 0.01), ("white 3 cm", "white", 0.03),

@@ -22,7 +22,7 @@ import torch
 
 from intermask_lite.data.sources import training_clips
 from intermask_lite.data.synthetic.captions import DEV_PARAPHRASES, HELD_OUT_PARAPHRASES
-from intermask_lite.eval.evaluator import embed_joints
+from intermask_lite.evaluator import embed_joints
 from intermask_lite.kit import load_pretrained
 from intermask_lite.text import known_captions
 from intermask_lite.utils import set_threads

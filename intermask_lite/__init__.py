@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 from . import config, skeleton, utils  # noqa: E402  (light modules, imported eagerly)
 
-_LAZY = {"data", "vq", "text", "mask_transformer", "eval", "viz", "train", "baselines", "motion", "kit",
+_LAZY = {"data", "vq", "text", "mask_transformer", "eval", "evaluator", "viz", "train", "baselines", "motion", "kit",
          "checkpoints", "placement", "familiarity", "distributed", "ik", "cli", "run_notebooks", "runs", "cleanup",
          "studies"}
 

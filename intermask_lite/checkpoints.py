@@ -39,7 +39,7 @@ def _loader(kind: str):
     if kind == "transformer":
         from .mask_transformer.training import load_transformer
         return lambda path: load_transformer(path)[0]
-    from .eval.evaluator import load_evaluator
+    from .evaluator import load_evaluator
     return load_evaluator
 
 
@@ -104,7 +104,7 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
         model, _ = train_transformer(preset, *training_clips(preset), tokenizer=tokenizer, out_dir=out_dir,
                                      device=device, progress=progress, seed=seed)
     else:
-        from .eval.evaluator_train import train_evaluator
+        from .evaluator import train_evaluator
         model, _ = train_evaluator(preset, *training_clips(preset), out_dir=out_dir, device=device,
                                    progress=progress, seed=seed)
     return model.to(dev).eval()

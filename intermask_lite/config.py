@@ -90,6 +90,7 @@ class TrainConfig:
     cpu_bf16: bool = False       # bf16 autocast on a CPU with native bf16 (AVX512-BF16 / AMX); float32 elsewhere
     num_workers: int = 0         # DataLoader workers
     compile: bool = False        # wrap the model in torch.compile (needs a C++ compiler on CPUs; pays off on GPUs)
+    mirror: bool = False         # transformer: also train on every training clip's mirror image (captions mirrored)
 
 
 @dataclass
@@ -204,7 +205,7 @@ def _moved_study_fields(d: dict) -> dict:
 def with_overrides(preset: Preset, assignments) -> Preset:
     """`preset` with "section.field=value" assignments applied, e.g. ["vq.nb_code=1024", "vq_train.lr=7e-4"].
 
-    A value is a Python literal (1024, 7e-4, True, (0.85, 0.95)) or a bare word for a string field
+    A value is a Python literal (1024, 7e-4, True or true, (0.85, 0.95)) or a bare word for a string field
     ("vq_study.joint_order=chains"); it must have the type of the field it replaces (an int may replace a float).
     """
     for item in assignments:
@@ -229,6 +230,8 @@ def _override_value(text: str, current, item: str):
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         value = text
+    if isinstance(current, bool) and isinstance(value, str) and value.lower() in ("true", "false"):
+        value = value.lower() == "true"                                 # true/false as a shell user writes them
     if isinstance(current, float) and type(value) is int:
         value = float(value)
     if isinstance(current, tuple) and isinstance(value, list):

@@ -70,9 +70,11 @@ def test_atomic_checkpoint_round_trip_and_errors(tmp_path):
 def test_overrides_change_single_fields_of_a_copy():
     base = config.lab()
     p = config.with_overrides(base, ["vq.nb_code=1024", "vq_train.lr=7e-4", "vq.w_pos=1", "vq_study.joint_order=chains",
-                                     "vq_train.milestones=(0.5, 0.9)", "vq_train.cpu_bf16=False"])
+                                     "vq_train.milestones=(0.5, 0.9)", "vq_train.cpu_bf16=False",
+                                     "transformer_train.mirror=true"])
     assert (p.vq.nb_code, p.vq_train.lr, p.vq_study.joint_order, p.vq_train.milestones) == (1024, 7e-4, "chains", (0.5, 0.9))
     assert p.vq.w_pos == 1.0 and isinstance(p.vq.w_pos, float) and p.vq_train.cpu_bf16 is False
+    assert p.transformer_train.mirror is True                                        # true as a shell user writes it
     assert p.vq.width == base.vq.width and p.transformer == base.transformer        # the rest untouched
     assert base == config.lab()                                                      # the given preset too
     assert config.Preset.from_dict(p.to_dict()) == p                                 # still round-trips

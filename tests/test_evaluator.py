@@ -7,8 +7,8 @@ import torch
 
 from intermask_lite import config, skeleton
 from intermask_lite.data.clip import Clip
-from intermask_lite.eval import evaluator as E
-from intermask_lite.eval import evaluator_train as ET
+from intermask_lite.evaluator import model as E
+from intermask_lite.evaluator import training as ET
 from intermask_lite.text import build_vocab
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py

@@ -133,3 +133,18 @@ def test_clip_features_and_errors():
         F.canonicalize(np.zeros((3, 4, 22, 3)))
     with pytest.raises(ValueError, match="contacts"):
         F.joints_to_features(np.zeros((4, 22, 3)), contacts=np.zeros((4, 3)))
+
+
+def test_mirror_clip_mirrors_joints_captions_and_foot_contacts():
+    from intermask_lite.data.clip import Clip, mirror_clip
+    joints = np.random.default_rng(0).normal(size=(2, 6, 22, 3)).astype(np.float32)
+    contacts = np.zeros((2, 6, 4), dtype=bool)
+    contacts[0, :, 0] = True                                          # A's left ankle down
+    clip = Clip(joints, 20.0, ["a person waves with the left hand"], label="wave", clip_id="w1", contacts=contacts)
+    m = mirror_clip(clip)
+    assert m.captions == ["a person waves with the right hand"] and m.label == "wave" and m.clip_id == "w1~mirrored"
+    assert np.array_equal(m.joints, F.mirror(joints))
+    assert m.contacts[0, :, 2].all() and not m.contacts[0, :, 0].any()  # now the right ankle
+    back = mirror_clip(m)
+    assert np.array_equal(back.joints, joints) and back.captions == clip.captions
+    assert np.array_equal(back.contacts, contacts)

@@ -26,6 +26,19 @@ def test_generate_shapes_order_and_tokens(smoke_kit):
         np.testing.assert_allclose(m.raw_joints, smoke_kit.detokenize(m.tokens), atol=1e-6)
 
 
+def test_the_kits_own_output_is_read_back_in_the_frame_its_tokens_were_made_in(smoke_kit):
+    """tokenize/reconstruct of a generated Motion use its token_frame; finding the frame again from the decoded
+    pose would turn it a little (a plain copy of the joints shows that the found frame differs)."""
+    from intermask_lite.placement import find_placement
+    m = smoke_kit.generate("two people shake hands", seconds=1.0, seed=0, steps=3, cleanup=())[0]
+    assert smoke_kit._placed(m)[1] == m.token_frame and m.token_frame.yaw == 0.0
+    assert find_placement(m.joints) != m.token_frame                  # what a plain Motion(m.joints) would get
+    own = smoke_kit._encode(np.asarray(m.joints))                     # (2, 5, 5) in the models' frame
+    assert torch.equal(smoke_kit.tokenize(m), own)
+    plain = Motion(m.joints, fps=m.fps)
+    assert smoke_kit._placed(plain)[1] == find_placement(m.joints)
+
+
 def test_generate_is_seeded(smoke_kit):
     a = smoke_kit.generate("two people hug", seconds=1.0, seed=1, steps=3)[0]
     b = smoke_kit.generate("two people hug", seconds=1.0, seed=1, steps=3)[0]

@@ -294,3 +294,23 @@ def test_cpu_dropout_keeps_the_share_and_the_mean():
     assert float(rows.min()) > 0.74 and float(rows.max()) < 0.86
     assert torch.equal(drop.eval()(x), x) and torch.equal(Dropout(0.0).train()(x), x)
     assert float(Dropout(1.0).train()(x).abs().sum()) == 0.0
+
+
+def test_mirror_trains_on_every_clip_and_its_mirror_image(tmp_path, one_thread, monkeypatch):
+    """transformer_train.mirror doubles the training token maps (mirrored captions included); validation keeps
+    the clips as they are."""
+    from dataclasses import replace
+    from intermask_lite.data.synthetic import make_dataset, split_dataset
+    from intermask_lite.mask_transformer import training
+    from intermask_lite.vq.model import MotionTokenizer
+    base = smoke()
+    splits = split_dataset(make_dataset(base.data.n_clips, 0, cache=False, progress=False))
+    seen = []
+    real = training.tokenize_clips
+    monkeypatch.setattr(training, "tokenize_clips", lambda clips, *a, **k: seen.append(list(clips)) or real(clips, *a, **k))
+    preset = replace(base, transformer_train=replace(base.transformer_train, steps=1, mirror=True))
+    training.train_transformer(preset, splits["train"], splits["val"], tokenizer=MotionTokenizer(preset.vq),
+                               out_dir=tmp_path, device="cpu", progress=False)
+    train, n = seen[0], len(splits["train"])
+    assert len(train) == 2 * n and [len(v) for v in seen[1:]] == [len(splits["val"])] * bool(splits["val"])
+    assert [c.clip_id for c in train[n:]] == [f"{c.clip_id}~mirrored" for c in splits["train"]]

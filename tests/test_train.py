@@ -193,7 +193,7 @@ def test_every_trainer_keeps_one_contract():
     """train_*(preset, train_clips, val_clips, *, out_dir, device, progress, seed) -> (model, history)."""
     import inspect
 
-    from intermask_lite.eval.evaluator_train import train_evaluator
+    from intermask_lite.evaluator import train_evaluator
     from intermask_lite.mask_transformer.training import train_transformer
     from intermask_lite.vq.pipeline import train_tokenizer
     for trainer in (train_tokenizer, train_transformer, train_evaluator):

@@ -54,6 +54,7 @@ def mirror(joints):
     return out
 
 
+MIRROR_CONTACTS = [2, 3, 0, 1]  # foot flags of the mirror image (FOOT_JOINT_ORDER: l_ankle, l_foot, r_ankle, r_foot)
 _ROT_PERM = [sk.MIRROR_PERM[j] - 1 for j in range(1, sk.N_JOINTS)]
 # reflecting S = diag(-1, 1, 1) turns a local rotation M into S M S: column 0 -> -S c0, column 1 -> S c1
 _ROT6D_SIGNS = np.array([1.0, -1.0, -1.0, -1.0, 1.0, 1.0])

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .augment import MIRROR_CONTACTS, mirror, mirror_caption
+
 
 @dataclass
 class Clip:
@@ -47,6 +49,15 @@ class Clip:
     @property
     def seconds(self) -> float:
         return self.n_frames / self.fps
+
+
+def mirror_clip(clip: Clip) -> Clip:
+    """The clip's mirror image (x -> -x, left and right swapped), its captions and foot contacts mirrored too
+    ("the left hand" becomes "the right hand"); rotations are left to be derived again."""
+    contacts = None if clip.contacts is None else np.asarray(clip.contacts)[..., MIRROR_CONTACTS]
+    return Clip(joints=mirror(np.asarray(clip.joints)), fps=clip.fps,
+                captions=[mirror_caption(c) for c in clip.captions], label=clip.label,
+                clip_id=f"{clip.clip_id}~mirrored", contacts=contacts, params=dict(clip.params, mirrored=True))
 
 
 def resample_joints(x: np.ndarray, fps_in: float, fps_out: float, axis: int = 0) -> np.ndarray:

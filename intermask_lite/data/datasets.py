@@ -16,10 +16,10 @@ from torch.utils.data import Dataset, get_worker_info
 
 from ..config import FRAMES_PER_TOKEN
 from . import features as F
+from .augment import MIRROR_CONTACTS
 
 _CHUNK_FRAMES = 8192  # frames per batched inverse-kinematics call
 SHORT_CLIPS = ("skip", "reflect")  # what VQWindowDataset does with clips shorter than its window
-_MIRROR_CONTACTS = [2, 3, 0, 1]  # FOOT_JOINT_ORDER is (l_ankle, l_foot, r_ankle, r_foot)
 
 
 def clip_cache(clips) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -79,7 +79,7 @@ def _crop_features(joints2, rot6d2, contacts2, start, length, mirrored=False, sw
     joints = F.canonicalize(joints2[:, first:outer_stop])[:, start - first:stop - first]
     rot, contacts = rot6d2[:, start:stop], contacts2[:, start:stop]
     if mirrored:
-        joints, rot, contacts = F.mirror(joints), F.mirror_rot6d(rot), contacts[..., _MIRROR_CONTACTS]
+        joints, rot, contacts = F.mirror(joints), F.mirror_rot6d(rot), contacts[..., MIRROR_CONTACTS]
     if swapped:
         joints, rot, contacts = F.swap_people(joints), rot[::-1], contacts[::-1]
     return F.joints_to_features(joints, contacts, rot6d=rot).astype(np.float32)

@@ -28,12 +28,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import cleanup as cleanup_stages  # a module reference: cleanup itself imports eval.physics
+from .. import cleanup as cleanup_stages
 from ..config import FRAMES_PER_TOKEN
 from ..mask_transformer.sampling import Sampling
 from ..motion import Motion
 from . import metrics, physics
-from .evaluator import embed_joints, embed_texts
+from ..evaluator import embed_joints, embed_texts
 from .report_io import environment, evaluator_id, write_report  # noqa: F401  (write_report re-exported)
 
 ROWS = ("ground truth", "generated", "generated (paraphrases)", "reaction", "reconstruction")

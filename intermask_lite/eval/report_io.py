@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .evaluator import evaluator_checksum
+from ..evaluator import evaluator_checksum
 
 # column label and better direction of each metric key (R-precision keys are "top{k}@{pool}")
 LABELS = {"fid": "FID ↓", "mm_dist": "MM Dist ↓", "diversity": "Diversity →GT", "multimodality": "MModality ↑",

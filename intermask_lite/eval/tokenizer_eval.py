@@ -14,7 +14,7 @@ from ..utils import eval_mode
 from ..vq.model import MotionTokenizer, root_spread
 from ..vq.pipeline import clip_grids
 from . import metrics, physics
-from .evaluator import embed_joints
+from ..evaluator import embed_joints
 
 
 def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=None) -> dict:
@@ -30,7 +30,7 @@ def evaluate_tokenizer(model: MotionTokenizer, clips, device=None, evaluator=Non
     skate_speed / skate_speed_truth: mean horizontal foot speed (m/s) of the reconstruction / the truth on the
     frames where the true foot stands on the ground (eval.physics.foot_contacts of the truth), mean over clips:
     how much the reconstructed feet slide where they should stand still.
-    With an `evaluator` (eval.evaluator.Evaluator) also what it makes of the reconstructions:
+    With an `evaluator` (evaluator.Evaluator) also what it makes of the reconstructions:
     class_acc (clips of the classes it knows) and fid (against the same clips before the tokenizer).
     MPJPE can mislead: runs of similar MPJPE differ in how recognisable their reconstructions stay.
     """

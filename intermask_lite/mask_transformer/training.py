@@ -151,12 +151,14 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
     may be empty (no validation). Returns (model, history); checkpoints go to out_dir/transformer_{last,best}.pt.
     """
     from ..data.caption_augment import training_captions
-    from ..data.clip import training_clip_lists
+    from ..data.clip import mirror_clip, training_clip_lists
     from ..distributed import train_loader
     from ..train import fit
     preset = get_preset(preset)
     seed_everything(seed)
     train_clips, val_clips = training_clip_lists(train_clips, val_clips, "train_transformer")
+    if preset.transformer_train.mirror:  # twice the token maps; validation keeps the clips as they are
+        train_clips = train_clips + [mirror_clip(c) for c in train_clips]
     dev = get_device(device)
     datasets = {}
     for name, part in (("train", train_clips), ("val", val_clips)):

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from ..config import EvalConfig, TextConfig
 from ..data.features import velocities
 from ..text import build_text_encoder
-from . import metrics
+from ..eval import metrics
 
 LOGIT_SCALE_MAX = 100.0  # cap of the learned inverse temperature (as in CLIP)
 N_EVAL_FEATURES = 132   # per person and frame: 22 positions and 22 velocities

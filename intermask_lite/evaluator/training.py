@@ -18,8 +18,8 @@ from ..config import get_preset
 from ..distributed import train_loader
 from ..text import build_vocab
 from ..utils import seed_everything
-from . import metrics
-from .evaluator import (N_EVAL_FEATURES, Evaluator, embed_joints, embed_texts, evaluator_loss,
+from ..eval import metrics
+from .model import (N_EVAL_FEATURES, Evaluator, embed_joints, embed_texts, evaluator_loss,
                         motion_features, perturb_joints)
 
 
