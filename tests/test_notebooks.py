@@ -1,6 +1,8 @@
-"""Every notebook: one literal-only `parameters` cell, no committed outputs, and a clean smoke run."""
+"""Every notebook: one literal-only `parameters` cell, no committed outputs, prose that quotes no measured figure,
+and a clean smoke run."""
 import ast
 import json
+import re
 
 import pytest
 
@@ -32,6 +34,39 @@ def test_structure(path):
         if c["cell_type"] == "code":
             assert not c.get("outputs") and c.get("execution_count") is None, f"{path.name}: outputs committed"
     assert cells[0]["cell_type"] == "markdown" and cells[0]["source"][0].startswith("# "), "title first"
+
+
+# What a measured figure looks like in prose: an error in mm, a ratio such as 0.92x, a metric named next to a decimal
+# number, a share of tokens that agree. Thresholds and settings (10 cm, 1 m/s, 20 % of the steps) are not measured.
+MEASURED = [
+    re.compile(r"\b\d+(?:\.\d+)?\s?mm\b"),
+    re.compile(r"\b\d+\.\d+\s?x\b"),
+    re.compile(r"(?i)\b(?:accuracy|FID|R@\d|R-precision|MPJPE|touch rate|perplexity|diversity|mode share|jerk|drift|"
+               r"loss)\b[^.\n\d]{0,30}\d*\.\d+"),
+    re.compile(r"\b\d+(?:\.\d+)?\s?%\s(?:of (?:its|their|the) tokens|accuracy|agree)"),
+]
+
+
+def measured_figures(markdown: str) -> list[str]:
+    """The measured-looking figures a markdown text quotes (each with a little context)."""
+    return [markdown[max(0, m.start() - 30): m.end()] for p in MEASURED for m in p.finditer(markdown)]
+
+
+def test_measured_figures_are_found_in_prose():
+    """The check itself: figures quoted from a run are caught, thresholds and settings are not."""
+    assert measured_figures("the 2D tokenizer reaches 68 mm") and measured_figures("paraphrases reach 0.86x")
+    assert measured_figures("class accuracy falls to 0.52") and measured_figures("FID 0.31 ± 0.02")
+    assert measured_figures("19 % of their tokens come back")
+    assert not measured_figures("within 10 cm for 0.3 s, slower than 1 m/s, after 20 % of the steps, 12 x 22 x 4")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_prose_quotes_no_measured_figure(path):
+    """Numbers about an output come from that output (printed by a cell, or asserted after it), never from the
+    prose: a quoted figure goes stale with the next checkpoint."""
+    quoted = [(i, f) for i, c in enumerate(load(path)["cells"]) if c["cell_type"] == "markdown"
+              for f in measured_figures("".join(c["source"]))]
+    assert quoted == [], f"{path.name}: markdown cells quote measured figures (cell, text): {quoted}"
 
 
 @pytest.fixture(scope="module")
