@@ -44,7 +44,7 @@ def main() -> None:
                                       torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)),
             ("precision", precision),
             ("parameters", f"{n_params / 1e6:.2f} M"), ("batch x columns", f"{batch} x {n_cols}"),
-            ("unroll", str(preset.transformer.unroll)),
+            ("unroll", str(preset.transformer_study.unroll)),
             ("step time", f"{dt * 1000:.0f} ms wall (median), {cpu_dt * 1000:.0f} ms CPU (mean)"),
             ("tokens/s", f"{real_tokens / dt:,.0f}"), ("peak memory", peak_memory(device)),
             ("full training", f"{preset.transformer_train.steps} steps ~ {total_min:.1f} min")]

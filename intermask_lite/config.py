@@ -113,15 +113,21 @@ class TransformerConfig:
     ff_mult: int = 2             # feed-forward width multiple, when ff_width is 0
     ff_width: int = 0            # feed-forward width (0: ff_mult x latent_dim; the official paper code: 1024)
     dropout: float = 0.1         # dropout on embeddings and sub-layer outputs
+    interaction_mask_prob: float = 0.2  # share of batches with one whole person masked
+    text_drop_prob: float = 0.1  # share of captions replaced by the null condition
+    schedule: str = "cosine"     # masking schedule: cosine, linear, sqrt
+
+
+@dataclass
+class TransformerStudyConfig:
+    """Switches of the ablation study (studies.ablations) that no preset changes: each default is the paper's model."""
     joint_self_attn: bool = True  # self-attention over the whole [A][SEP][B] sequence (first sub-layer)
     spatial: bool = True         # spatial attention (across body-part rows)
     temporal: bool = True        # temporal attention (across time columns)
     cross: bool = True           # cross-attention to the other person
-    independent: bool = False    # no attention at all between the two people
-    interaction_mask_prob: float = 0.2  # share of batches with one whole person masked
-    text_drop_prob: float = 0.1  # share of captions replaced by the null condition
-    unroll: bool = False         # step-unroll second pass
-    schedule: str = "cosine"     # masking schedule: cosine, linear, sqrt
+    independent: bool = False    # no attention at all between the two people (cross-attention off whatever `cross`
+                                 # says, and the joint self-attention kept to each person's own tokens)
+    unroll: bool = False         # step-unroll: a second training pass on the model's own predictions
 
 
 @dataclass
@@ -141,26 +147,19 @@ class EvalConfig:
 
 @dataclass
 class Preset:
-    name: str = "lab"
+    """One value for every setting: the sections below (each owned by the module that uses it). The field defaults
+    are each section's own; the presets (smoke(), lab(), paper()) spell out what they change."""
+    name: str = "custom"
     data: DataConfig = field(default_factory=DataConfig)
-    # at small batches rarely used codes keep counting as dead: the lab tokenizer resets them for 20 % of its steps
-    vq: VQConfig = field(default_factory=lambda: VQConfig(reset_until=0.2))
-    # small batches, many steps: at equal compute they beat large batches (tokenizer: 91 mm against 124 mm after
-    # 1200 x 16 and 600 x 32 windows; transformer: validation token accuracy 0.30 against 0.28); the tokenizer
-    # trains in bf16 where the CPU has it (1.5x the steps per second): 3200 steps in under 5 minutes; short of
-    # steps, it keeps the full learning rate longer (decay at 85 and 95 %: 68.4 against 70.6 mm over five seeds)
-    vq_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=25600, batch_size=16, lr=1e-3,
-                                                                      warmup=100, milestones=(0.85, 0.95),
-                                                                      eval_every=3200, cpu_bf16=True))
+    vq: VQConfig = field(default_factory=VQConfig)
+    vq_train: TrainConfig = field(default_factory=TrainConfig)
     text: TextConfig = field(default_factory=TextConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
-    # 4x the steps that first reached validation token accuracy 0.30: 9600 steps (50 min on 1 thread) give 0.36 and
-    # raise the class accuracy of generated motion from 0.75 to 0.93 (bench_motion_quality, 3 seeds)
-    transformer_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=9600, batch_size=16, lr=1e-3,
-                                                                               warmup=200, eval_every=1600))
-    evaluator_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=600, lr=1e-3, eval_every=200))
+    transformer_train: TrainConfig = field(default_factory=TrainConfig)
+    evaluator_train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     vq_study: TokenizerStudyConfig = field(default_factory=TokenizerStudyConfig)  # experiments only
+    transformer_study: TransformerStudyConfig = field(default_factory=TransformerStudyConfig)  # experiments only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -187,18 +186,24 @@ class Preset:
 
 SECTIONS = {"data": DataConfig, "vq": VQConfig, "vq_train": TrainConfig, "text": TextConfig,
             "transformer": TransformerConfig, "transformer_train": TrainConfig, "evaluator_train": TrainConfig,
-            "eval": EvalConfig, "vq_study": TokenizerStudyConfig}  # the Preset fields that are config dataclasses
-# where the study's switches lived before they had a section of their own (checkpoints written then store them there)
-_STUDY_FIELDS_BEFORE = {("vq", "joint_order"): "joint_order", ("vq", "quantize"): "quantize",
-                        ("vq", "foot_from"): "foot_from", ("data", "vq_short_clips"): "short_clips"}
+            "eval": EvalConfig, "vq_study": TokenizerStudyConfig,
+            "transformer_study": TransformerStudyConfig}  # the Preset fields that are config dataclasses
+# where the study switches lived before they had sections of their own (checkpoints written then store them there):
+# (section, field) -> (study section, field)
+_STUDY_FIELDS_BEFORE = {
+    ("vq", "joint_order"): ("vq_study", "joint_order"), ("vq", "quantize"): ("vq_study", "quantize"),
+    ("vq", "foot_from"): ("vq_study", "foot_from"), ("data", "vq_short_clips"): ("vq_study", "short_clips"),
+    **{("transformer", name): ("transformer_study", name)
+       for name in ("joint_self_attn", "spatial", "temporal", "cross", "independent", "unroll")},
+}
 
 
 def _moved_study_fields(d: dict) -> dict:
-    """A preset dict with the study's switches moved from their former sections into "vq_study"."""
+    """A preset dict with the study switches moved from their former sections into their study sections."""
     d = {key: dict(value) if isinstance(value, dict) else value for key, value in d.items()}
-    for (section, old), new in _STUDY_FIELDS_BEFORE.items():
+    for (section, old), (study, new) in _STUDY_FIELDS_BEFORE.items():
         if isinstance(d.get(section), dict) and old in d[section]:
-            d.setdefault("vq_study", {})[new] = d[section].pop(old)
+            d.setdefault(study, {})[new] = d[section].pop(old)
     return d
 
 
@@ -263,14 +268,33 @@ def smoke() -> Preset:
 
 
 def lab() -> Preset:
-    """The default: a 2-core CPU trains the whole chain in minutes.
+    """The default: a 2-core CPU trains the whole chain (tokenizer 31 min, transformer 50 min, evaluator 12 min).
 
     Its transformer reads text through the frozen MiniLM (caption features computed once and cached), so that
     prompts in a user's own words work: the scratch encoder knows only the words of the built-in captions. Each
     training caption also comes in 3 synonym rewrites, and a fifth of its words are left out at random in training,
     so the transformer learns more than the templates' words; in generation a prompt's text vector is pulled onto
     its 8 nearest training captions' (text.CaptionAnchor)."""
-    return Preset(name="lab", text=TextConfig(encoder="minilm", rewrites=3, word_drop=0.2, anchor=8))
+    return Preset(
+        name="lab",
+        data=DataConfig(n_clips=2000, fps=20, window=64, max_frames=120),
+        # at small batches rarely used codes keep counting as dead: the lab tokenizer resets them for 20 % of its
+        # steps
+        vq=VQConfig(nb_code=512, code_dim=48, width=48, depth=2, reset_until=0.2),
+        # small batches, many steps: at equal compute they beat large batches (tokenizer: 91 mm against 124 mm after
+        # 1200 x 16 and 600 x 32 windows; transformer: validation token accuracy 0.30 against 0.28); the tokenizer
+        # trains in bf16 where the CPU has it (1.5x the steps per second); short of steps, it keeps the full
+        # learning rate longer (decay at 85 and 95 %: 68.4 against 70.6 mm over five seeds)
+        vq_train=TrainConfig(steps=25600, batch_size=16, lr=1e-3, warmup=100, milestones=(0.85, 0.95),
+                             eval_every=3200, cpu_bf16=True),
+        text=TextConfig(encoder="minilm", dim=64, rewrites=3, word_drop=0.2, anchor=8),
+        transformer=TransformerConfig(latent_dim=64, n_layers=2, n_heads=4, ff_mult=2, dropout=0.1),
+        # 4x the steps that first reached validation token accuracy 0.30: 9600 steps (50 min on 1 thread) give 0.36
+        # and raise the class accuracy of generated motion from 0.75 to 0.93 (bench_motion_quality, 3 seeds)
+        transformer_train=TrainConfig(steps=9600, batch_size=16, lr=1e-3, warmup=200, eval_every=1600),
+        evaluator_train=TrainConfig(steps=600, batch_size=64, lr=1e-3, eval_every=200),
+        eval=EvalConfig(dim=256, width=128, layers=2, heads=4, replications=5, pools=(32,)),
+    )
 
 
 def paper() -> Preset:

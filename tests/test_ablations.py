@@ -54,7 +54,8 @@ def test_every_switch_builds_and_trains_a_few_steps(name):
     ids = pad_tokens(tokens(), torch.tensor([COLS, 4]), TokenIds(NB_CODE))
     generator = torch.Generator().manual_seed(0)
     for _ in range(3):
-        loss, stats = masked_token_loss(model, ids, CAPTIONS, preset.transformer, generator)
+        loss, stats = masked_token_loss(model, ids, CAPTIONS, preset.transformer, generator,
+                                        unroll=preset.transformer_study.unroll)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -65,10 +66,10 @@ def test_every_switch_builds_and_trains_a_few_steps(name):
 def test_switches_remove_their_sub_layers():
     full = model_with({})[0].blocks[0]
     assert all(m is not None for m in (full.self_attn, full.spatial, full.temporal, full.cross))
-    assert model_with({"transformer.joint_self_attn": False})[0].blocks[0].self_attn is None
-    assert model_with({"transformer.cross": False})[0].blocks[0].cross is None
-    assert model_with({"transformer.independent": True})[0].blocks[0].cross is None
-    st = model_with({"transformer.spatial": False, "transformer.temporal": False})[0].blocks[0]
+    assert model_with({"transformer_study.joint_self_attn": False})[0].blocks[0].self_attn is None
+    assert model_with({"transformer_study.cross": False})[0].blocks[0].cross is None
+    assert model_with({"transformer_study.independent": True})[0].blocks[0].cross is None
+    st = model_with({"transformer_study.spatial": False, "transformer_study.temporal": False})[0].blocks[0]
     assert st.spatial is None and st.temporal is None and st.st_norm is None
 
 
@@ -83,24 +84,24 @@ def b_changes_a(model, n_rows=5):
 def test_what_each_switch_lets_person_a_see_of_person_b():
     assert b_changes_a(model_with({})[0])
     # joint self-attention off: B still reaches A through cross-attention ...
-    assert b_changes_a(model_with({"transformer.joint_self_attn": False})[0])
+    assert b_changes_a(model_with({"transformer_study.joint_self_attn": False})[0])
     # ... and through nothing else once cross-attention is off too
-    assert not b_changes_a(model_with({"transformer.joint_self_attn": False, "transformer.cross": False})[0])
+    assert not b_changes_a(model_with({"transformer_study.joint_self_attn": False, "transformer_study.cross": False})[0])
     # cross-attention off alone: the joint self-attention still mixes the people
-    assert b_changes_a(model_with({"transformer.cross": False})[0])
+    assert b_changes_a(model_with({"transformer_study.cross": False})[0])
     # independent generation: no path at all, with every other attention on
-    assert not b_changes_a(model_with({"transformer.independent": True})[0])
+    assert not b_changes_a(model_with({"transformer_study.independent": True})[0])
 
 
 def test_without_temporal_attention_a_column_sees_only_its_own_column():
-    model = model_with({"transformer.joint_self_attn": False, "transformer.cross": False,
-                        "transformer.temporal": False})[0]
+    model = model_with({"transformer_study.joint_self_attn": False, "transformer_study.cross": False,
+                        "transformer_study.temporal": False})[0]
     ids = tokens()
     other = ids.clone()
     other[:, 0, :, 3] = (other[:, 0, :, 3] + 5) % NB_CODE  # change column 3 of person A
     a, b = logits(model, ids)[:, 0], logits(model, other)[:, 0]  # (B, R, C, K)
     assert torch.allclose(a[:, :, :3], b[:, :, :3], atol=1e-6) and not torch.allclose(a[:, :, 3], b[:, :, 3])
-    with_temporal = model_with({"transformer.joint_self_attn": False, "transformer.cross": False})[0]
+    with_temporal = model_with({"transformer_study.joint_self_attn": False, "transformer_study.cross": False})[0]
     assert not torch.allclose(logits(with_temporal, ids)[:, 0, :, :3], logits(with_temporal, other)[:, 0, :, :3])
 
 

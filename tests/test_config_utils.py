@@ -14,8 +14,8 @@ def test_presets_shrink_sizes_not_mechanisms():
     assert s.vq.nb_code < l.vq.nb_code <= p.vq.nb_code == 1024
     assert p.vq.code_dim == 512 and p.transformer.latent_dim == 384 and p.transformer.n_layers == 6
     for preset in (s, l, p):  # every preset keeps every mechanism on
-        t = preset.transformer
-        assert t.spatial and t.temporal and t.cross and not t.independent
+        t, study = preset.transformer, preset.transformer_study
+        assert study == config.TransformerStudyConfig() and study.spatial and study.cross and not study.independent
         assert t.interaction_mask_prob == pytest.approx(0.2) and t.text_drop_prob == pytest.approx(0.1)
         assert preset.data.window % 4 == 0 and preset.data.max_frames % 4 == 0
 
@@ -108,12 +108,18 @@ def test_lazy_names_import_in_a_fresh_interpreter(statement):
 
 
 def test_checkpoint_configs_from_before_the_study_section_still_load():
-    """The study's switches used to live in vq and data; such a stored preset loads into vq_study."""
+    """The study switches used to live in vq, data and transformer; such a stored preset loads into vq_study and
+    transformer_study (the shipped transformer checkpoint was written so)."""
     old = config.lab().to_dict()
     study = old.pop("vq_study")
+    old.pop("transformer_study")
     old["vq"].update(joint_order="chains", quantize=study["quantize"], foot_from=0.25)
     old["data"]["vq_short_clips"] = "reflect"
+    old["transformer"].update(joint_self_attn=True, spatial=False, temporal=True, cross=True, independent=False,
+                              unroll=True)
     p = config.Preset.from_dict(old)
     assert (p.vq_study.joint_order, p.vq_study.quantize, p.vq_study.foot_from, p.vq_study.short_clips) == \
         ("chains", True, 0.25, "reflect")
-    assert p.vq == config.lab().vq and "joint_order" in old["vq"]     # the caller's dict is left as it was
+    assert p.transformer_study == config.TransformerStudyConfig(spatial=False, unroll=True)
+    assert p.vq == config.lab().vq and p.transformer == config.lab().transformer
+    assert "joint_order" in old["vq"] and "spatial" in old["transformer"]  # the caller's dict is left as it was

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from intermask_lite.config import TextConfig, TransformerConfig, get_preset, smoke
+from intermask_lite.config import TextConfig, TransformerConfig, TransformerStudyConfig, get_preset, smoke
 from intermask_lite.mask_transformer.model import InterMTransformer, forward_with_guidance
 from intermask_lite.mask_transformer.sampling import draw, sampling_probs
 from intermask_lite.mask_transformer.tools import (TokenIds, bert_corrupt, get_schedule, pad_tokens,
@@ -17,13 +17,15 @@ from intermask_lite.utils import CHECKPOINT_FORMAT, atomic_torch_save, seed_ever
 K = 16  # codebook size
 CAPTIONS = ["two people shake hands", "one pushes the other", "they hug"]
 BASE = TransformerConfig(latent_dim=32, n_layers=2, n_heads=2, ff_mult=2, dropout=0.0)
+STUDY_FIELDS = {f.name for f in dataclasses.fields(TransformerStudyConfig)}
 
 
 def _model(seed=0, **switches):
     """A tiny model whose zero-initialised adaLN layers are perturbed, so every path is active."""
     torch.manual_seed(seed)
     enc = build_text_encoder(TextConfig(dim=32), CAPTIONS)
-    model = InterMTransformer(dataclasses.replace(BASE, **switches), K, enc)
+    study = {k: switches.pop(k) for k in list(switches) if k in STUDY_FIELDS}  # the ablation study's switches
+    model = InterMTransformer(dataclasses.replace(BASE, **switches), K, enc, study=TransformerStudyConfig(**study))
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for p in model.parameters():
@@ -117,12 +119,11 @@ def test_training_lowers_the_loss(one_thread):
     seed_everything(0)
     model = InterMTransformer(BASE, K, build_text_encoder(TextConfig(dim=32), CAPTIONS)).train()
     tokens = pad_tokens(_ids(B=3, T=4), torch.tensor([4, 3, 4]), TokenIds(K))
-    cfg = dataclasses.replace(BASE, unroll=True)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(0)
     losses = []
     for _ in range(100):
-        loss, stats = masked_token_loss(model, tokens, CAPTIONS, cfg, gen)
+        loss, stats = masked_token_loss(model, tokens, CAPTIONS, BASE, gen, unroll=True)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -6,10 +6,11 @@ sinusoidal positional encoding (row, column) and there is no person embedding, s
 the logits. Text conditions every sub-layer through adaLN-Zero from the pooled text vector only (the text
 token features are not attended: simpler, and the captions here are short).
 
-One block: joint self-attention (unless cfg.joint_self_attn is off) + feed-forward over the whole sequence;
+One block: joint self-attention (unless study.joint_self_attn is off) + feed-forward over the whole sequence;
 then, per person with shared weights, spatial attention (the 5 rows of one column) plus temporal attention (the columns of one row),
 summed; then cross-attention from each person to the other's stream as it was before this block's
 spatio-temporal step; then a feed-forward layer. PAD positions are masked as keys in every attention.
+The ablation study switches sub-layers off (config.TransformerStudyConfig, passed as `study`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import math
 import torch
 import torch.nn as nn
 
-from ..config import TransformerConfig
+from ..config import TransformerConfig, TransformerStudyConfig
 from ..text import TextEncoder
 from .attention import AdaLN, Attention, Dropout, FeedForward
 from .tools import N_ROWS, TokenIds
@@ -40,16 +41,16 @@ def sinusoid_2d(n_rows: int, n_cols: int, dim: int) -> torch.Tensor:
 class InterMBlock(nn.Module):
     """Joint self-attention, spatio-temporal attention per person, cross-attention, feed-forward."""
 
-    def __init__(self, cfg: TransformerConfig):
+    def __init__(self, cfg: TransformerConfig, study: TransformerStudyConfig):
         super().__init__()
         D, H, p = cfg.latent_dim, cfg.n_heads, cfg.dropout
         width = cfg.ff_width or cfg.ff_mult * D  # feed-forward width
-        self.self_norm, self.self_attn = (AdaLN(D), Attention(D, H)) if cfg.joint_self_attn else (None, None)
+        self.self_norm, self.self_attn = (AdaLN(D), Attention(D, H)) if study.joint_self_attn else (None, None)
         self.ff1_norm, self.ff1 = AdaLN(D), FeedForward(D, width, p)
-        self.spatial = Attention(D, H) if cfg.spatial else None
-        self.temporal = Attention(D, H) if cfg.temporal else None
-        self.st_norm = AdaLN(D) if (cfg.spatial or cfg.temporal) else None
-        use_cross = cfg.cross and not cfg.independent
+        self.spatial = Attention(D, H) if study.spatial else None
+        self.temporal = Attention(D, H) if study.temporal else None
+        self.st_norm = AdaLN(D) if (study.spatial or study.temporal) else None
+        use_cross = study.cross and not study.independent
         self.cross_norm = AdaLN(D) if use_cross else None
         self.cross = Attention(D, H) if use_cross else None
         self.ff2_norm, self.ff2 = AdaLN(D), FeedForward(D, width, p)
@@ -98,16 +99,18 @@ class InterMBlock(nn.Module):
 class InterMTransformer(nn.Module):
     """ids (B, 2, 5, T') + text -> logits over the codes (B, 2, 5, T', nb_code)."""
 
-    def __init__(self, cfg: TransformerConfig, nb_code: int, text_encoder: TextEncoder, n_rows: int = N_ROWS):
+    def __init__(self, cfg: TransformerConfig, nb_code: int, text_encoder: TextEncoder, n_rows: int = N_ROWS,
+                 study: TransformerStudyConfig | None = None):
         super().__init__()
         self.cfg, self.n_rows = cfg, n_rows  # token rows per person: 5 (2D tokenizer) or 1 (1D)
+        self.study = study = study or TransformerStudyConfig()
         self.ids = TokenIds(nb_code)
         D = cfg.latent_dim
         self.text_encoder = text_encoder
         self.token_emb = nn.Embedding(self.ids.vocab_size, D)
         self.cond_proj = nn.Linear(text_encoder.cfg.dim, D)
         self.in_drop = Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(InterMBlock(cfg) for _ in range(cfg.n_layers))
+        self.blocks = nn.ModuleList(InterMBlock(cfg, study) for _ in range(cfg.n_layers))
         self.out_norm = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
         self.out_mod = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))  # final shift and scale
         nn.init.zeros_(self.out_mod[1].weight)
@@ -132,7 +135,7 @@ class InterMTransformer(nn.Module):
         B = valid.shape[0]
         sep_ok = torch.ones(B, 1, dtype=torch.bool, device=valid.device)
         keys = torch.cat([valid[:, 0].flatten(1), sep_ok, valid[:, 1].flatten(1)], 1)  # (B, N)
-        if not self.cfg.independent:
+        if not self.study.independent:
             return keys[:, None]  # (B, 1, N)
         n = valid[0, 0].numel()
         owner = torch.tensor([0] * n + [2] + [1] * n, device=valid.device)  # A, SEP, B

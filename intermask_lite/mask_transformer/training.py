@@ -17,12 +17,12 @@ from .tools import N_ROWS, bert_corrupt, get_schedule, random_mask_by_ratio
 
 
 def masked_token_loss(model: InterMTransformer, tokens: torch.Tensor, captions: list[str],
-                      cfg: TransformerConfig, generator: torch.Generator | None = None):
+                      cfg: TransformerConfig, generator: torch.Generator | None = None, unroll: bool = False):
     """Cross-entropy on the masked positions of two token maps (B, 2, 5, T') (PAD beyond each length).
 
     One mask ratio per sample from the schedule, positions chosen jointly over both people; in a share
     cfg.interaction_mask_prob of batches one whole person is masked instead; chosen positions get
-    BERT corruption; a share cfg.text_drop_prob of captions becomes the null condition; with cfg.unroll a
+    BERT corruption; a share cfg.text_drop_prob of captions becomes the null condition; with unroll (the study's) a
     second pass sees the first pass's argmax at a random fraction of the masked positions.
     Returns (loss, {"loss", "acc", "mask_ratio"}).
     """
@@ -53,7 +53,7 @@ def masked_token_loss(model: InterMTransformer, tokens: torch.Tensor, captions: 
     loss = F.cross_entropy(logits[chosen].float(), target)
     pred = logits.detach().argmax(-1)  # (B, 2, 5, T')
     acc = (pred[chosen] == target).float().mean()
-    if cfg.unroll:
+    if unroll:
         share = rand(B)[:, None, None, None]  # (B, 1, 1, 1) fraction of masked positions to fill
         fill = chosen & (rand(*tokens.shape) < share)  # (B, 2, 5, T')
         logits2 = model(torch.where(fill, pred, inputs), pooled)
@@ -108,16 +108,17 @@ class TokenDataset(Dataset):
         return {"tokens": self.tokens[i], "caption": random.choice(self.captions[i])}
 
 
-def make_loss_fn(cfg: TransformerConfig):
-    """loss_fn(model, batch, device) for train.fit."""
+def make_loss_fn(cfg: TransformerConfig, unroll: bool = False):
+    """loss_fn(model, batch, device) for train.fit; unroll: the study's step-unroll."""
     def loss_fn(model, batch, device):
-        loss, stats = masked_token_loss(model, batch["tokens"].to(device), list(batch["caption"]), cfg)
+        loss, stats = masked_token_loss(model, batch["tokens"].to(device), list(batch["caption"]), cfg,
+                                        unroll=unroll)
         stats.pop("loss")  # fit logs the loss itself
         return loss, stats
     return loss_fn
 
 
-def make_val_fn(cfg: TransformerConfig, dataset: TokenDataset, batch_size: int, seed: int = 0):
+def make_val_fn(cfg: TransformerConfig, dataset: TokenDataset, batch_size: int, seed: int = 0, unroll: bool = False):
     """val_fn(model, device): the masked-token loss and accuracy on fixed masks (same seed every time)."""
     def val_fn(model, device):
         generator = torch.Generator().manual_seed(seed)
@@ -126,7 +127,7 @@ def make_val_fn(cfg: TransformerConfig, dataset: TokenDataset, batch_size: int, 
             for start in range(0, len(dataset), batch_size):
                 tokens = dataset.tokens[start : start + batch_size].to(device)
                 captions = [c[0] for c in dataset.captions[start : start + batch_size]]
-                _, stats = masked_token_loss(model, tokens, captions, cfg, generator)
+                _, stats = masked_token_loss(model, tokens, captions, cfg, generator, unroll=unroll)
                 totals["val_loss"] += stats["loss"] * len(tokens)
                 totals["val_acc"] += stats["acc"] * len(tokens)
                 n += len(tokens)
@@ -140,7 +141,7 @@ def build_transformer(preset: Preset, nb_code: int, captions: list[str] | None =
     """A fresh Inter-M with its text encoder (the scratch vocabulary from `captions` or `vocab`);
     n_rows: token rows per person of its tokenizer (5 for 2D, 1 for 1D)."""
     text_encoder = build_text_encoder(preset.text, captions, vocab=vocab)
-    return InterMTransformer(preset.transformer, nb_code, text_encoder, n_rows)
+    return InterMTransformer(preset.transformer, nb_code, text_encoder, n_rows, preset.transformer_study)
 
 
 def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None, device="auto", progress=True,
@@ -173,8 +174,10 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
     loader = train_loader(datasets["train"], tcfg)  # this process's share of each global batch
     extra = {"preset": preset.to_dict(), "nb_code": tokenizer.cfg.nb_code, "vocab": model.text_encoder.vocab,
              "n_rows": tokenizer.token_rows}
-    val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size) if "val" in datasets else None
-    history = fit(model, make_loss_fn(preset.transformer), loader, tcfg, val_fn=val_fn,
+    unroll = preset.transformer_study.unroll
+    val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size, unroll=unroll) if "val" in datasets \
+        else None
+    history = fit(model, make_loss_fn(preset.transformer, unroll), loader, tcfg, val_fn=val_fn,
                   out_dir=out_dir, kind="transformer", extra=extra, device=device, progress=progress, seed=seed)
     return model.eval(), history
 

@@ -1,7 +1,7 @@
 """Ablations of InterMask and the diffusion baseline, trained alike and measured by eval.evaluate.
 
     bench = AblationBench.build("lab", steps=600, vq_steps=1600)   # data, evaluator, both tokenizers
-    row = bench.run_variant("no cross-attention", {"transformer.cross": False})
+    row = bench.run_variant("no cross-attention", {"transformer_study.cross": False})
     rows = [bench.run_variant(name, overrides) for name, overrides in VARIANTS.items()]
     rows.append(bench.run_diffusion())
 
@@ -27,12 +27,12 @@ from ..eval.report import evaluate
 VARIANTS = {
     "InterMask (2D tokens)": {},
     "1D tokens": {"vq.kind": "1d"},
-    "no spatio-temporal attention": {"transformer.spatial": False, "transformer.temporal": False},
-    "no cross-attention": {"transformer.cross": False},
-    "no joint self-attention": {"transformer.joint_self_attn": False},
-    "independent people": {"transformer.independent": True},
+    "no spatio-temporal attention": {"transformer_study.spatial": False, "transformer_study.temporal": False},
+    "no cross-attention": {"transformer_study.cross": False},
+    "no joint self-attention": {"transformer_study.joint_self_attn": False},
+    "independent people": {"transformer_study.independent": True},
     "no interaction masking": {"transformer.interaction_mask_prob": 0.0},
-    "step-unroll on": {"transformer.unroll": True},
+    "step-unroll on": {"transformer_study.unroll": True},
 }
 DIFFUSION = "diffusion baseline (InterGen-style)"
 TIMING_PROMPT = "two people shake hands"
