@@ -49,6 +49,19 @@ def test_html_can_load_plotlyjs_from_the_network_instead(five_seconds):
     assert len(html.encode()) < 2_000_000 and 'src="https://cdn.plot.ly' in html and "plotly.js v" not in html
 
 
+def test_notebook_outputs_hold_the_playback_as_html_too(five_seconds, monkeypatch, capsys):
+    """After embed_html_outputs, a figure shown in a notebook carries plotly's JupyterLab output and HTML."""
+    import plotly.io as pio
+    from intermask_lite.viz.playback import embed_html_outputs
+    monkeypatch.setattr(pio.renderers, "default", pio.renderers.default)  # put back after the test
+    fig = five_seconds.figure(max_frames=10)
+    embed_html_outputs()
+    capsys.readouterr()                                               # plotly.js, printed once outside a notebook
+    bundle = fig._repr_mimebundle_()
+    assert {"application/vnd.plotly.v1+json", "text/html"} <= set(bundle)
+    assert "Plotly.newPlot" in bundle["text/html"] and CAPTION[:30] in bundle["text/html"]
+
+
 def test_show_outside_notebook_calls_plotly(monkeypatch, five_seconds):
     import plotly.graph_objects as go
 

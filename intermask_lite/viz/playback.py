@@ -19,6 +19,14 @@ CHAIN_ORDER = ["spine", "left_leg", "right_leg", "left_arm", "right_arm"]
 HEAD = skeleton.JOINT_NAMES.index("head")
 
 
+def embed_html_outputs() -> None:
+    """From now on, show plotly figures in a notebook both as plotly's JupyterLab output and as self-contained HTML
+    (plotly.js embedded once, in the first output), so an executed notebook plays back offline in VS Code,
+    nbviewer or an exported HTML page too, not only in JupyterLab."""
+    import plotly.io as pio
+    pio.renderers.default = "plotly_mimetype+notebook"
+
+
 def scene_bounds(joints: np.ndarray, margin: float = 0.6) -> dict:
     """A square floor area around everything that moves, and the height of the scene.
 
