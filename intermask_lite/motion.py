@@ -166,15 +166,16 @@ class Motion:
 
     # ------------------------------------------------------------------ pictures
 
-    def figure(self, max_frames: int = 200):
-        """A plotly Figure: 3D playback with play/pause buttons and a frame slider."""
+    def figure(self, max_frames: int = 200, names=None):
+        """A plotly Figure: 3D playback with play/pause buttons and a frame slider. names: the legend's name of
+        each person (default "person A", "person B"; e.g. ("ground truth", "reconstruction"))."""
         from .viz.playback import playback_figure
 
-        return playback_figure(self.joints, self.fps, title=self.title, max_frames=max_frames)
+        return playback_figure(self.joints, self.fps, title=self.title, max_frames=max_frames, names=names)
 
-    def show(self, max_frames: int = 200):
+    def show(self, max_frames: int = 200, names=None):
         """Display the 3D playback: inline in Jupyter, else in a browser through plotly. Returns None."""
-        fig = self.figure(max_frames=max_frames)
+        fig = self.figure(max_frames=max_frames, names=names)
         try:
             from IPython import get_ipython
         except ImportError:
@@ -186,7 +187,7 @@ class Motion:
         else:
             fig.show()
 
-    def to_html(self, path=None, include_plotlyjs=True, max_frames: int = 200) -> str:
+    def to_html(self, path=None, include_plotlyjs=True, max_frames: int = 200, names=None) -> str:
         """The playback as an HTML page that works offline; written to `path` when given.
 
         include_plotlyjs=True (default) embeds plotly.js (about 4.8 MB), so the page plays with no network, as
@@ -197,7 +198,7 @@ class Motion:
         from .viz.playback import playback_html
 
         html = playback_html(self.joints, self.fps, title=self.title, max_frames=max_frames,
-                             include_plotlyjs=include_plotlyjs)
+                             include_plotlyjs=include_plotlyjs, names=names)
         if path is not None:
             Path(path).write_text(html, encoding="utf-8")
         return html
@@ -208,8 +209,9 @@ class Motion:
 
         return write_gif(path, self.joints, self.fps, out_fps=fps, size=size, title=self.title)
 
-    def filmstrip(self, n: int = 6):
-        """A matplotlib Figure with `n` evenly spaced frames side by side (for GitHub, PDF, slides)."""
+    def filmstrip(self, n: int = 6, names=None):
+        """A matplotlib Figure with `n` evenly spaced frames side by side (for GitHub, PDF, slides); names as in
+        `figure`."""
         from .viz.filmstrip import filmstrip_figure
 
-        return filmstrip_figure(self.joints, self.fps, n=n, title=self.title)
+        return filmstrip_figure(self.joints, self.fps, n=n, title=self.title, names=names)

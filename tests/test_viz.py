@@ -34,6 +34,19 @@ def test_figure_frames_controls_and_camera(five_seconds):
     assert scene.yaxis.range[0] == 0  # floor at y = 0
 
 
+def test_legend_names_the_people_as_asked(five_seconds):
+    """A motion that shows one person twice (ground truth beside its reconstruction) names them so."""
+    names = ("ground truth", "reconstruction")
+    fig = five_seconds.figure(max_frames=10, names=names)
+    assert [t.name for t in fig.data[:4:2]] == list(names) and fig.frames[0].data[2].name == "reconstruction"
+    assert [t.name for t in five_seconds.figure(max_frames=10).data[:4:2]] == ["person A", "person B"]
+    strip = five_seconds.filmstrip(n=2, names=names)
+    assert [t.get_text() for t in strip.legends[0].get_texts()] == list(names)
+    assert 'reconstruction' in five_seconds.to_html(include_plotlyjs="cdn", max_frames=10, names=names)
+    with pytest.raises(ValueError, match="one name per person \\(2\\), got 1"):
+        five_seconds.figure(names=["only one"])
+
+
 def test_html_works_offline_by_default(five_seconds, tmp_path):
     html = five_seconds.to_html(tmp_path / "m.html")
     assert (tmp_path / "m.html").read_text(encoding="utf-8") == html

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import skeleton
-from .playback import CHAIN_ORDER, FLOOR_COLOR, GRID_COLOR, HEAD, PERSON_COLORS, PERSON_DARK, scene_bounds
+from .playback import (CHAIN_ORDER, FLOOR_COLOR, GRID_COLOR, HEAD, PERSON_COLORS, PERSON_DARK, person_names,
+                       scene_bounds)
 
 VIEW = dict(elev=18, azim=-31)  # matplotlib camera, close to the plotly one (a three-quarter view)
 
@@ -67,15 +68,17 @@ def _update(artists: list, pose: np.ndarray) -> None:
     artists[-1].set_data_3d(*_mpl(pose[HEAD:HEAD + 1]))
 
 
-def _legend(fig, n_people: int) -> None:
+def _legend(fig, n_people: int, names=None) -> None:
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=PERSON_COLORS[p], linewidth=3, label=f"person {'AB'[p]}") for p in range(n_people)]
+    handles = [Line2D([], [], color=PERSON_COLORS[p], linewidth=3, label=label)
+               for p, label in enumerate(person_names(n_people, names))]
     fig.legend(handles=handles, loc="lower center", ncol=n_people, frameon=False, fontsize=9)
 
 
-def filmstrip_figure(joints, fps: float, n: int = 6, title: str = ""):
-    """`n` evenly spaced frames side by side in one matplotlib Figure (not attached to pyplot)."""
+def filmstrip_figure(joints, fps: float, n: int = 6, title: str = "", names=None):
+    """`n` evenly spaced frames side by side in one matplotlib Figure (not attached to pyplot); names: the
+    legend's name of each person (default "person A", "person B")."""
     from matplotlib.figure import Figure
 
     joints = _as_people(joints)
@@ -94,7 +97,7 @@ def filmstrip_figure(joints, fps: float, n: int = 6, title: str = ""):
     fig.subplots_adjust(left=0, right=1, bottom=0.06, top=0.86 if title else 0.95, wspace=0)
     if title:
         fig.suptitle("\n".join(textwrap.wrap(title, 25 * len(idx))), fontsize=11)
-    _legend(fig, joints.shape[0])
+    _legend(fig, joints.shape[0], names)
     return fig
 
 

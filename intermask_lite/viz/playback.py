@@ -19,6 +19,17 @@ CHAIN_ORDER = ["spine", "left_leg", "right_leg", "left_arm", "right_arm"]
 HEAD = skeleton.JOINT_NAMES.index("head")
 
 
+def person_names(n_people: int, names=None) -> list[str]:
+    """Legend names of the people: "person A", "person B" unless `names` gives one per person (e.g. ("ground
+    truth", "reconstruction") when a motion shows one person twice)."""
+    if names is None:
+        return [f"person {'AB'[p]}" for p in range(n_people)]
+    names = [str(n) for n in names]
+    if len(names) != n_people:
+        raise ValueError(f"names must give one name per person ({n_people}), got {len(names)}: {names}")
+    return names
+
+
 def embed_html_outputs() -> None:
     """From now on, show plotly figures in a notebook both as plotly's JupyterLab output and as self-contained HTML
     (plotly.js embedded once, in the first output), so an executed notebook plays back offline in VS Code,
@@ -64,9 +75,8 @@ def _bone_xyz(pose: np.ndarray) -> tuple[list, list, list]:
     return xs, ys, zs
 
 
-def _person_traces(go, pose: np.ndarray, person: int, legend: bool) -> list:
-    """Bones (lines + joint dots) and a head marker for one person in one frame."""
-    name = f"person {'AB'[person]}"
+def _person_traces(go, pose: np.ndarray, person: int, legend: bool, name: str) -> list:
+    """Bones (lines + joint dots) and a head marker for one person in one frame, in the legend as `name`."""
     x, y, z = _bone_xyz(pose)
     head = np.round(pose[HEAD].astype(np.float64), 3)
     bones = go.Scatter3d(x=x, y=y, z=z, mode="lines+markers", name=name, legendgroup=name, showlegend=legend,
@@ -121,8 +131,9 @@ def _controls(names: list[str], times: np.ndarray, frame_ms: float) -> tuple[lis
     return menus, sliders
 
 
-def playback_figure(joints, fps: float, title: str = "", max_frames: int = 200):
-    """The plotly Figure of a 3D playback. joints: (P, T, 22, 3) or (T, 22, 3); returns go.Figure."""
+def playback_figure(joints, fps: float, title: str = "", max_frames: int = 200, names=None):
+    """The plotly Figure of a 3D playback. joints: (P, T, 22, 3) or (T, 22, 3); names: the legend's name of each
+    person (default "person A", "person B"); returns go.Figure."""
     import plotly.graph_objects as go
 
     joints = np.asarray(joints, dtype=np.float32)
@@ -130,11 +141,12 @@ def playback_figure(joints, fps: float, title: str = "", max_frames: int = 200):
     if joints.ndim != 4 or joints.shape[0] not in (1, 2) or joints.shape[2:] != (22, 3):
         raise ValueError(f"joints must have shape (P, T, 22, 3) with P in {{1, 2}}, got {joints.shape}")
     n_people, n_frames = joints.shape[:2]
+    labels = person_names(n_people, names)
     idx, step = frame_indices(n_frames, max_frames)
     bounds = scene_bounds(joints)
 
     def frame_traces(t):
-        return [tr for p in range(n_people) for tr in _person_traces(go, joints[p, t], p, legend=True)]
+        return [tr for p in range(n_people) for tr in _person_traces(go, joints[p, t], p, True, labels[p])]
 
     dynamic = list(range(2 * n_people))  # trace indices updated by the frames
     frames = [go.Frame(data=frame_traces(t), traces=dynamic, name=str(k)) for k, t in enumerate(idx)]
@@ -162,8 +174,9 @@ def playback_figure(joints, fps: float, title: str = "", max_frames: int = 200):
     return fig
 
 
-def playback_html(joints, fps: float, title: str = "", max_frames: int = 200, include_plotlyjs=True) -> str:
+def playback_html(joints, fps: float, title: str = "", max_frames: int = 200, include_plotlyjs=True,
+                  names=None) -> str:
     """A stand-alone HTML page of the playback, plotly.js embedded by default (see Motion.to_html)."""
-    fig = playback_figure(joints, fps, title=title, max_frames=max_frames)
+    fig = playback_figure(joints, fps, title=title, max_frames=max_frames, names=names)
     return fig.to_html(include_plotlyjs=include_plotlyjs, full_html=True, auto_play=False,
                        config={"displaylogo": False, "responsive": True})
