@@ -207,6 +207,17 @@ def _moved_study_fields(d: dict) -> dict:
     return d
 
 
+def with_steps(preset: Preset, steps: int) -> Preset:
+    """`preset` with every training (tokenizer, transformer, evaluator) cut to `steps` steps and validated 4 times:
+    a short run of a big preset, e.g. paper() on a GPU for a lesson. Its name is kept, so its checkpoints go to
+    <artifacts_dir>/<name>/: give such a run an artifacts folder of its own."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    short = {name: replace(getattr(preset, name), steps=steps, eval_every=max(steps // 4, 1))
+             for name in ("vq_train", "transformer_train", "evaluator_train")}
+    return replace(preset, **short)
+
+
 def with_overrides(preset: Preset, assignments) -> Preset:
     """`preset` with "section.field=value" assignments applied, e.g. ["vq.nb_code=1024", "vq_train.lr=7e-4"].
 

@@ -80,6 +80,16 @@ def test_overrides_change_single_fields_of_a_copy():
     assert config.Preset.from_dict(p.to_dict()) == p                                 # still round-trips
 
 
+def test_with_steps_cuts_every_training_and_nothing_else():
+    paper = config.paper()
+    short = config.with_steps(paper, 400)
+    assert [getattr(short, n).steps for n in ("vq_train", "transformer_train", "evaluator_train")] == [400] * 3
+    assert short.vq_train.eval_every == 100 and short.vq_train.lr == paper.vq_train.lr and short.name == "paper"
+    assert (short.vq, short.transformer, short.data) == (paper.vq, paper.transformer, paper.data)
+    with pytest.raises(ValueError, match="steps must be an int >= 1"):
+        config.with_steps(paper, 0)
+
+
 @pytest.mark.parametrize("item, message", [
     ("nb_code=1024", "expected section.field=value"),
     ("vq.nb_code", "expected section.field=value"),
