@@ -83,6 +83,10 @@ def test_runs_in_smoke_mode(path, artifacts, tmp_path, monkeypatch):
     monkeypatch.setenv("INTERMASK_SMOKE", "1")
     pm.execute_notebook(str(path), str(tmp_path / path.name), cwd=str(path.parent), kernel_name="python3",
                         progress_bar=False, parameters=dict(smoke=True, artifacts_dir=str(artifacts)))
+    leaks = [(i, line) for i, c in enumerate(load(tmp_path / path.name)["cells"]) for o in c.get("outputs", [])
+             if o.get("output_type") == "stream" for line in "".join(o["text"]).splitlines()
+             if "Loading weights" in line or "UserWarning: VQWindowDataset" in line]
+    assert leaks == [], f"{path.name}: library progress bars or warnings on the kit's own data: {leaks[:3]}"
 
 
 def test_timing_table_sums_the_notebooks_and_judges_the_lab_target():
