@@ -173,3 +173,9 @@ def test_merge_orders_rows_as_the_variants_and_refuses_duplicates():
                         DIFFUSION: "worse"}
     with pytest.raises(ValueError, match="measured twice"):
         merge_tables([b, b])
+
+
+def test_table_markdown_states_the_total_time_only_when_measured():
+    untimed = _table([_row("InterMask (2D tokens)", 0.6)])
+    assert "Total time" not in table_markdown(untimed)                 # not "0.0 min" for a hand-made table
+    assert "Total time: 2.0 min." in table_markdown({**untimed, "seconds": 120.0})

@@ -298,5 +298,6 @@ def table_markdown(table: dict) -> str:
         if table.get(key):
             lines += ["", f"## {title}", ""] + _rows_markdown(table[key], "setting", keys)
     lines += [""] + [f"- note: {note}" for note in table.get("notes") or []]
-    lines += ["", f"Total time: {table.get('seconds', 0) / 60:.1f} min."]
+    if table.get("seconds"):                                           # a table put together by hand may not time itself
+        lines += ["", f"Total time: {table['seconds'] / 60:.1f} min."]
     return "\n".join(lines) + "\n"
