@@ -10,7 +10,6 @@ motion. This prints R-precision top-3 and class accuracy on the built-in test sp
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import numpy as np
 import torch
@@ -33,7 +32,7 @@ def noisy(clips, kind, std, rng):
     for c in clips:
         shape = c.joints.shape  # (2, T, 22, 3)
         noise = rng.normal(size=shape) if kind == "white" else slow_noise(shape, rng)
-        out.append(dataclasses.replace(c, joints=(c.joints + std * noise).astype(np.float32)))
+        out.append(c.replace(joints=(c.joints + std * noise).astype(np.float32)))
     return out
 
 

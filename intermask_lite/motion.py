@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import skeleton
-from .data.clip import resample_joints
+from .skeleton import resample_joints
 
 PERSON_NAMES = ("A", "B")
 
@@ -74,7 +74,8 @@ class Motion:
 
     @classmethod
     def from_clip(cls, clip, caption: int = 0) -> "Motion":
-        """A Motion from a dataset `Clip`, captioned with its `caption`-th description."""
+        """A Motion from a dataset `Clip` (which holds one: `clip.motion`), captioned with its `caption`-th
+        description."""
         if not 0 <= caption < len(clip.captions):
             raise IndexError(f"clip {clip.clip_id!r} has {len(clip.captions)} captions, asked for index {caption}")
         return cls(clip.joints, fps=clip.fps, text=clip.captions[caption], label=clip.label)

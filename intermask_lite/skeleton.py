@@ -232,3 +232,19 @@ def two_bone_ik(root, target, len_upper, len_lower, pole):
     bend = bend / np.maximum(np.linalg.norm(bend, axis=-1, keepdims=True), 1e-9)
     mid = root + dir_ * a + bend * h
     return mid, end
+
+
+def resample_joints(x: np.ndarray, fps_in: float, fps_out: float, axis: int = 0) -> np.ndarray:
+    """Linear interpolation of `x` along its time `axis` from fps_in to fps_out.
+
+    The output has round((T - 1) * fps_out / fps_in) + 1 frames, spanning the same first-to-last time.
+    """
+    x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)  # (T, ...)
+    n_in = x.shape[0]
+    n_out = int(round((n_in - 1) * fps_out / fps_in)) + 1
+    src = np.clip(np.arange(n_out) * fps_in / fps_out, 0, n_in - 1)  # fractional source frame of each output
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    w = (src - lo).reshape(-1, *([1] * (x.ndim - 1)))
+    out = (1 - w) * x[lo] + w * x[hi]  # (T', ...)
+    return np.moveaxis(out, 0, axis).astype(np.float32)

@@ -5,7 +5,7 @@ import pytest
 from helpers_motion import pair_joints, person_joints
 from intermask_lite import skeleton as sk
 from intermask_lite.data import bvh
-from intermask_lite.data.clip import resample_joints
+from intermask_lite.skeleton import resample_joints
 from intermask_lite.motion import Motion
 
 MIXAMO = ["Hips", "LeftUpLeg", "RightUpLeg", "Spine", "LeftLeg", "RightLeg", "Spine1", "LeftFoot", "RightFoot",

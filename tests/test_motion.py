@@ -82,3 +82,19 @@ def test_from_clip_takes_caption_and_label():
     assert (m.text, m.label, m.n_people, m.title) == ("second", "hug", 2, "second [hug]")
     with pytest.raises(IndexError, match="2 captions"):
         Motion.from_clip(clip, caption=2)
+
+
+def test_a_clip_is_a_record_around_one_motion():
+    """Clip holds a Motion (joints, fps, label read through it) plus what a dataset adds; replace() copies."""
+    joints = pair_joints(8)
+    clip = Clip(joints, fps=20, captions=["first", "second"], label="hug", clip_id="c1", params={"seed": 3})
+    assert isinstance(clip.motion, Motion) and clip.motion.text == "first" and clip.motion.label == "hug"
+    assert clip.joints is clip.motion.joints and (clip.fps, clip.label, clip.n_frames) == (20.0, "hug", 8)
+    assert clip.seconds == clip.motion.seconds == 0.4
+    shorter = clip.replace(joints=joints[:, :4], label="push")
+    assert (shorter.n_frames, shorter.label, shorter.captions, shorter.params) == (4, "push", clip.captions, {"seed": 3})
+    assert clip.n_frames == 8                                          # the original is left as it was
+    with pytest.raises(TypeError, match="no field\\(s\\) \\['nope'\\]"):
+        clip.replace(nope=1)
+    with pytest.raises(ValueError, match="Clip 'c1': joints must have shape \\(2, T, 22, 3\\)"):
+        clip.replace(joints=joints[:1])

@@ -56,11 +56,10 @@ def test_every_row_and_metric_with_intervals(report):
 
 
 def test_tokenizer_scores_agree_with_the_reconstruction_row(report, kit, clips):
-    from dataclasses import replace
 
     from intermask_lite.eval import evaluate_tokenizer
     n = kit.preset.data.max_frames  # the evaluation crops each clip to what the transformer sees
-    cropped = [replace(c, joints=c.joints[:, :n], contacts=None) for c in clips]
+    cropped = [c.replace(joints=c.joints[:, :n], contacts=None) for c in clips]
     scores = evaluate_tokenizer(kit.tokenizer, cropped, evaluator=kit.evaluator)
     row = report["rows"]["reconstruction"]
     assert scores["class_acc"] == row["class_acc"]["mean"]

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from .. import skeleton
-from .clip import resample_joints
+from ..skeleton import resample_joints
 
 WRITE_ORDER = "ZYX"  # Euler channel order of exported files
 WRITE_SCALE = 100.0  # exported files are in centimetres

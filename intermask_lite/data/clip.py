@@ -1,17 +1,17 @@
 """`Clip`: one two-person interaction, whatever the source (built-in, InterHuman, Inter-X)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from ..motion import Motion
 from .augment import MIRROR_CONTACTS, mirror, mirror_caption
 
 
-@dataclass
 class Clip:
-    """A two-person clip in the kit's conventions (metres, Y up, A starts at the origin facing +Z).
+    """A two-person clip of a dataset: a `Motion` (joints, fps, label) and the record around it.
 
+    In the kit's conventions (metres, Y up, A starts at the origin facing +Z):
+    motion:   the Motion of both people, captioned with the first caption; `joints`, `fps` and `label` read it
     joints:   (2, T, 22, 3) float32 global positions of person A (index 0) and B (index 1)
     fps:      frames per second (20 for the built-in data, 30 for InterHuman / Inter-X)
     captions: one or more descriptions
@@ -21,34 +21,39 @@ class Clip:
     params:   the generator parameters (built-in data) or source metadata
     """
 
-    joints: np.ndarray
-    fps: float
-    captions: list[str]
-    label: str = ""
-    clip_id: str = ""
-    contacts: np.ndarray | None = None
-    rotations: np.ndarray | None = None
-    params: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        j = np.asarray(self.joints)
+    def __init__(self, joints, fps: float, captions: list[str], label: str = "", clip_id: str = "",
+                 contacts: np.ndarray | None = None, rotations: np.ndarray | None = None, params: dict | None = None):
+        j = np.asarray(joints)
         if j.ndim != 4 or j.shape[0] != 2 or j.shape[2:] != (22, 3):
-            raise ValueError(f"Clip {self.clip_id!r}: joints must have shape (2, T, 22, 3), got {j.shape}")
+            raise ValueError(f"Clip {clip_id!r}: joints must have shape (2, T, 22, 3), got {j.shape}")
         if not np.isfinite(j).all():
-            raise ValueError(f"Clip {self.clip_id!r}: joints contain NaN or inf")
-        if not self.captions or any(not str(c).strip() for c in self.captions):
-            raise ValueError(f"Clip {self.clip_id!r}: needs at least one non-empty caption, got {self.captions!r}")
-        if self.fps <= 0:
-            raise ValueError(f"Clip {self.clip_id!r}: fps must be positive, got {self.fps}")
-        self.joints = j.astype(np.float32)
+            raise ValueError(f"Clip {clip_id!r}: joints contain NaN or inf")
+        if not captions or any(not str(c).strip() for c in captions):
+            raise ValueError(f"Clip {clip_id!r}: needs at least one non-empty caption, got {captions!r}")
+        if not fps > 0:
+            raise ValueError(f"Clip {clip_id!r}: fps must be positive, got {fps}")
+        self.motion = Motion(j, fps=fps, text=str(captions[0]), label=label)  # checks and holds the joints
+        self.captions, self.clip_id = list(captions), clip_id
+        self.contacts, self.rotations, self.params = contacts, rotations, dict(params or {})
 
-    @property
-    def n_frames(self) -> int:
-        return int(self.joints.shape[1])
+    joints = property(lambda self: self.motion.joints, doc="(2, T, 22, 3) float32: the motion's joints")
+    fps = property(lambda self: self.motion.fps, doc="frames per second of the motion")
+    label = property(lambda self: self.motion.label, doc="the interaction class, or \"\"")
+    n_frames = property(lambda self: self.motion.n_frames)
+    seconds = property(lambda self: self.motion.seconds)
 
-    @property
-    def seconds(self) -> float:
-        return self.n_frames / self.fps
+    def replace(self, **changes) -> "Clip":
+        """A copy with some fields changed (joints, fps, captions, label, clip_id, contacts, rotations, params)."""
+        fields = dict(joints=self.joints, fps=self.fps, captions=self.captions, label=self.label, clip_id=self.clip_id,
+                      contacts=self.contacts, rotations=self.rotations, params=self.params)
+        unknown = sorted(set(changes) - set(fields))
+        if unknown:
+            raise TypeError(f"Clip has no field(s) {unknown}; expected some of {sorted(fields)}")
+        return Clip(**{**fields, **changes})
+
+    def __repr__(self) -> str:
+        return (f"Clip({self.clip_id!r}, label={self.label!r}, frames={self.n_frames}, fps={self.fps:g}, "
+                f"captions={len(self.captions)})")
 
 
 def mirror_clip(clip: Clip) -> Clip:
@@ -58,22 +63,6 @@ def mirror_clip(clip: Clip) -> Clip:
     return Clip(joints=mirror(np.asarray(clip.joints)), fps=clip.fps,
                 captions=[mirror_caption(c) for c in clip.captions], label=clip.label,
                 clip_id=f"{clip.clip_id}~mirrored", contacts=contacts, params=dict(clip.params, mirrored=True))
-
-
-def resample_joints(x: np.ndarray, fps_in: float, fps_out: float, axis: int = 0) -> np.ndarray:
-    """Linear interpolation of `x` along its time `axis` from fps_in to fps_out.
-
-    The output has round((T - 1) * fps_out / fps_in) + 1 frames, spanning the same first-to-last time.
-    """
-    x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)  # (T, ...)
-    n_in = x.shape[0]
-    n_out = int(round((n_in - 1) * fps_out / fps_in)) + 1
-    src = np.clip(np.arange(n_out) * fps_in / fps_out, 0, n_in - 1)  # fractional source frame of each output
-    lo = np.floor(src).astype(int)
-    hi = np.minimum(lo + 1, n_in - 1)
-    w = (src - lo).reshape(-1, *([1] * (x.ndim - 1)))
-    out = (1 - w) * x[lo] + w * x[hi]  # (T', ...)
-    return np.moveaxis(out, 0, axis).astype(np.float32)
 
 
 def training_clip_lists(train_clips, val_clips, who: str) -> tuple[list, list]:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .clip import Clip, resample_joints
+from ..skeleton import resample_joints
+from .clip import Clip
 
 SOURCES = ("synthetic", "interhuman", "interx")
 
