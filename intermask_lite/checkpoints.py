@@ -12,7 +12,12 @@ import sys
 from pathlib import Path
 
 from . import config as config_mod
+from .data.sources import training_clips
+from .evaluator import load_evaluator, train_evaluator
+from .familiarity import record_reference
+from .mask_transformer.training import load_transformer, train_transformer
 from .utils import atomic_torch_save, file_sha256, get_device, load_checkpoint
+from .vq.pipeline import load_tokenizer, placement_warning, train_tokenizer
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 KEEP = ("format", "kind", "step", "model", "history", "extra")  # shipped: no optimizer state
@@ -34,12 +39,9 @@ def checkpoint_path(kind: str, preset: str, artifacts_dir=None, shipped: bool = 
 
 def _loader(kind: str):
     if kind == "vq":
-        from .vq.pipeline import load_tokenizer
         return load_tokenizer
     if kind == "transformer":
-        from .mask_transformer.training import load_transformer
         return lambda path: load_transformer(path)[0]
-    from .evaluator import load_evaluator
     return load_evaluator
 
 
@@ -89,22 +91,18 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
     out_dir = None if artifacts_dir is None else Path(artifacts_dir) / preset.name
     if resume_at is None:
         print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))
-    from .data.sources import training_clips
     if kind == "vq":
-        from .vq.pipeline import placement_warning, train_tokenizer
         model, history = train_tokenizer(preset, *training_clips(preset), out_dir=out_dir, device=device,
                                          progress=progress, seed=seed)
         warning = placement_warning(history)
         if warning:
             print(warning, file=sys.stderr)
     elif kind == "transformer":
-        from .mask_transformer.training import train_transformer
         tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress,
                                                shipped=shipped, seed=seed)
         model, _ = train_transformer(preset, *training_clips(preset), tokenizer=tokenizer, out_dir=out_dir,
                                      device=device, progress=progress, seed=seed)
     else:
-        from .evaluator import train_evaluator
         model, _ = train_evaluator(preset, *training_clips(preset), out_dir=out_dir, device=device,
                                    progress=progress, seed=seed)
     return model.to(dev).eval()
@@ -187,7 +185,6 @@ def build_shipped(preset: str = "lab", work_dir: Path = Path("artifacts"), devic
         if src is None:
             raise FileNotFoundError(f"no trained {kind} checkpoint in {work_dir / preset}")
         print(f"shipped {ship(src, kind, preset)}")
-    from .familiarity import record_reference
     reference = record_reference(SHIPPED_DIR / f"{preset}_vq.pt", tok, cfg)  # what Kit's unfamiliar-motion warning compares to
     print(f"test-split reconstruction error, 95th percentile: {reference:.1f} mm (kept in the manifest)")
     return verify()

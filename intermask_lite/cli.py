@@ -6,6 +6,9 @@ write each sample as soon as it is made into a fresh run folder (runs.RunFolder)
 """
 from __future__ import annotations
 
+# Imported inside functions: the models, data and evaluation, so that --help and a bad option answer before
+# torch and the models load (the checks of _check_generation run first).
+
 import argparse
 import contextlib
 import math

@@ -16,6 +16,8 @@ import torch
 
 from .config import FRAMES_PER_TOKEN
 from .utils import file_sha256
+from .data.synthetic import load_split
+from .eval.metrics import mpjpe
 
 FACTOR = 2.0           # a motion is unfamiliar above FACTOR x the test split's 95th percentile
 REFERENCE_CLIPS = 64   # test clips measured when no recorded reference exists
@@ -36,7 +38,6 @@ class CroppedInputWarning(UserWarning):
 
 def motion_error_mm(reconstruction, truth) -> float:
     """Mean joint distance in millimetres between two (..., T, 22, 3) arrays of the same shape (the kit's MPJPE)."""
-    from .eval.metrics import mpjpe
     return mpjpe(reconstruction, truth)
 
 
@@ -56,7 +57,6 @@ def clip_errors_mm(tokenizer, clips, max_frames: int) -> np.ndarray:
 
 def measure_reference(tokenizer, preset, limit: int | None = None) -> float:
     """The 95th percentile (mm) of the per-clip reconstruction error over the built-in test split of `preset`."""
-    from .data.synthetic import load_split
     clips = load_split("test", preset.data.n_clips, preset.data.seed)
     clips = clips[:limit] if limit else clips
     if not clips:

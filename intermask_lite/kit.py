@@ -6,6 +6,7 @@ Checkpoints are looked up in this order: `artifacts_dir/<preset>/` (what the not
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +17,16 @@ from . import config as config_mod
 from .checkpoints import KINDS, SHIPPED_DIR, checkpoint_path, load_or_train
 from .cleanup import check_stages, clean
 from .config import FRAMES_PER_TOKEN, seconds_to_columns
+from .data.sources import training_clips
+from .data.synthetic import CLASSES
+from .familiarity import (REFERENCE_CLIPS, CroppedInputWarning, UnfamiliarMotionWarning, UnfamiliarPromptWarning,
+                          measure_reference, motion_error_mm, motion_note, recorded_reference)
+from .mask_transformer.generate import decode, inpaint_masks, model_logits_fn, reaction_masks
+from .mask_transformer.int8 import int8_inference
 from .mask_transformer.sampling import Sampling, row_seed
 from .motion import Motion
 from .placement import Placement, from_canonical, to_canonical
+from .text import CaptionAnchor, PromptCheck, anchor_cache_file
 from .utils import eval_mode, get_device
 
 IDENTITY = Placement(shift=(0.0, 0.0, 0.0), yaw=0.0)  # the models' own frame
@@ -44,7 +52,6 @@ def load_pretrained(name: str = "lab", artifacts_dir=None, device: str = "auto",
     tok = load_or_train("vq", preset, artifacts_dir, device, train=train)
     trans = load_or_train("transformer", preset, artifacts_dir, device, tokenizer=tok, train=train)
     if int8:
-        from .mask_transformer.int8 import int8_inference
         trans = int8_inference(trans)
     ev = load_or_train("evaluator", preset, artifacts_dir, device, train=train) if evaluator else None
     paths = {k: checkpoint_path(k, name, artifacts_dir) for k in KINDS}
@@ -103,9 +110,6 @@ class Kit:
         if not crop:
             raise ValueError(f"{what} is {length:g} s long; the {self.preset.name} models generate at most {kept:g} s: "
                              f"pass crop=True (CLI: --crop) to use its first {kept:g} s, or cut it yourself")
-        import warnings
-
-        from .familiarity import CroppedInputWarning
         warnings.warn(f"{what} is {length:g} s long: kept its first {kept:g} s (the {self.preset.name} models' "
                       "longest)", CroppedInputWarning, stacklevel=3)
         return limit
@@ -148,7 +152,6 @@ class Kit:
         `trace` also returns the decoding Trace, row_seeds (B,) seed each row (default: from sampling.seed and
         the row's index). Columns past a prompt's length hold PAD (nb_code + 1). Each distinct prompt is encoded once.
         """
-        from .mask_transformer.generate import decode, model_logits_fn
         if any(not str(t).strip() for t in texts):
             raise ValueError("every prompt needs some text; got an empty one")
         unique = list(dict.fromkeys(texts))
@@ -169,8 +172,6 @@ class Kit:
         if k <= 0:
             return pooled
         if getattr(self, "_anchor", None) is None:
-            from .data.sources import training_clips
-            from .text import CaptionAnchor, anchor_cache_file
             cache = anchor_cache_file((self.paths or {}).get("transformer"))
             if cache is None or not cache.exists():
                 print("encoding the training captions once, to anchor prompts to them (text.anchor)")
@@ -245,7 +246,6 @@ class Kit:
         cleanup and first_sample as in generate. An actor longer than the models' longest motion is a
         ValueError unless crop=True (then its start is used, with a CroppedInputWarning). The cleanup's foot
         lock and push may move A a little."""
-        from .mask_transformer.generate import reaction_masks
         sampling, stages = self._settings(sampling, settings), check_stages(cleanup)
         self._check_samples(samples, first_sample)
         self._note_unfamiliar_prompts([text])
@@ -267,7 +267,6 @@ class Kit:
 
         A Motion that the kit generated (it carries `.tokens`) keeps its own tokens outside the region;
         anything else is tokenized first. Settings and cleanup as in generate, crop as in react."""
-        from .mask_transformer.generate import inpaint_masks
         sampling, stages = self._settings(sampling, settings), check_stages(cleanup)
         self._check_samples(samples, 0)
         if isinstance(motion, Motion) and motion.n_people != 2:
@@ -324,7 +323,6 @@ class Kit:
 
     def motion_reference_mm(self) -> float:
         """The 95th percentile (mm) of the tokenizer's per-clip reconstruction error on the built-in test split."""
-        from .familiarity import REFERENCE_CLIPS, measure_reference, recorded_reference
         if getattr(self, "_reference_mm", None) is None:
             value = recorded_reference((self.paths or {}).get("vq"))
             if value is None:
@@ -334,20 +332,12 @@ class Kit:
 
     def _warn_if_unfamiliar(self, reconstruction: np.ndarray, truth: np.ndarray) -> None:
         """One UnfamiliarMotionWarning when a user's motion reconstructs much worse than the test split."""
-        import warnings
-
-        from .familiarity import UnfamiliarMotionWarning, motion_error_mm, motion_note
-        from .data.synthetic import CLASSES
         note = motion_note(motion_error_mm(reconstruction, truth), self.motion_reference_mm(), len(CLASSES))
         if note:
             warnings.warn(note, UnfamiliarMotionWarning, stacklevel=3)
 
     def _note_unfamiliar_prompts(self, texts) -> None:
         """One UnfamiliarPromptWarning per prompt far from every training caption, naming the nearest classes."""
-        import warnings
-
-        from .familiarity import UnfamiliarPromptWarning
-        from .text import PromptCheck
         if getattr(self, "_prompt_check", None) is None:
             self._prompt_check = PromptCheck(self.transformer.text_encoder)
         for text in dict.fromkeys(t for t in texts if isinstance(t, str) and t.strip()):

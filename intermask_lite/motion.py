@@ -5,6 +5,9 @@ and saves to a plain `.npz` file. Conventions: metres, Y up, floor at y = 0 (doc
 """
 from __future__ import annotations
 
+# Imported inside functions: viz (plotly, matplotlib), IPython and the BVH reader (scipy), when a Motion is first
+# shown or converted, so that importing Motion stays light (and viz, a higher layer, is never loaded by it).
+
 from pathlib import Path
 
 import numpy as np

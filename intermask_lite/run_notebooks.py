@@ -6,6 +6,8 @@ and a table of the seconds each notebook took is printed at the end (the lab tar
 """
 from __future__ import annotations
 
+# Imported inside functions: papermill, when notebooks are run (the timing table needs none of it).
+
 import argparse
 import sys
 import time

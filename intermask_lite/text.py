@@ -9,6 +9,9 @@ vector and its token set is empty (mask all False), as classifier-free guidance 
 """
 from __future__ import annotations
 
+# Imported inside functions: transformers (for MiniLM, slow to import) only when the MiniLM encoder is built, and
+# the built-in captions only for the prompt checks.
+
 import importlib.util
 import os
 import re

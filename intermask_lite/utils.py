@@ -2,6 +2,8 @@
 caches, a run lock."""
 from __future__ import annotations
 
+# Imported inside functions: fcntl, which exists on POSIX only, when a file lock is taken.
+
 import functools
 import glob
 import hashlib

@@ -49,10 +49,10 @@ def test_generate_writes_every_format(smoke_artifacts, tmp_path):
 
 
 def test_generate_int8_runs_the_quantised_transformer(smoke_artifacts, tmp_path, monkeypatch):
-    from intermask_lite.mask_transformer import int8 as int8_module
+    from intermask_lite import kit as kit_module
     quantised = []
-    real = int8_module.int8_inference
-    monkeypatch.setattr(int8_module, "int8_inference", lambda m: quantised.append(m) or real(m))
+    real = kit_module.int8_inference
+    monkeypatch.setattr(kit_module, "int8_inference", lambda m: quantised.append(m) or real(m))
     code = cli.main(["generate", "two people shake hands", "--preset", "smoke", "--artifacts-dir",
                      str(smoke_artifacts), "--seconds", "1", "--steps", "2", "--formats", "npz", "--int8",
                      "--out", str(tmp_path)])

@@ -67,3 +67,17 @@ def test_the_layer_check_sees_an_upward_import():
     found = list(package_imports())
     assert ("motion", "viz.playback") in {(m, t) for m, t, _, lazy in found if lazy}
     assert any(t == "data.bvh" for m, t, _, _ in found if m == "motion")
+
+
+def test_imports_inside_functions_say_why():
+    """A module that imports inside functions (to keep startup light, or to load an optional library only when
+    used) says so in a comment "# Imported inside functions: ..." near its top."""
+    silent = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+        inside = any(isinstance(n, (ast.Import, ast.ImportFrom)) for f in ast.walk(tree)
+                     if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in ast.walk(f))
+        if inside and "# Imported inside functions:" not in text and "they load when first named" not in text:
+            silent.append(str(path.relative_to(PACKAGE)))
+    assert silent == [], f"modules importing inside functions without saying why: {silent}"

@@ -23,6 +23,9 @@ from ..motion import Motion
 from ..text import build_text_encoder
 from ..utils import load_checkpoint, load_weights, seed_everything
 from .diffusion import N_MOTION, DiffusionConfig, DuetDenoiser, ddim_sample, diffusion_config
+from ..data.caption_augment import training_captions
+from ..distributed import train_loader
+from ..train import fit
 
 
 def motion_features(joints: np.ndarray) -> np.ndarray:
@@ -110,9 +113,6 @@ def train_diffusion(preset, train_clips, val_clips, *, out_dir=None, device="aut
     diffusion_config(preset.name)). The normaliser (mean/std of the 132 features over train_clips) is kept
     on the model (`model.motion_mean`, `model.motion_std`) and in the checkpoint out_dir/diffusion_{last,best}.pt.
     """
-    from ..data.caption_augment import training_captions
-    from ..distributed import train_loader
-    from ..train import fit
     preset = get_preset(preset)
     config = config or diffusion_config(preset.name)
     tcfg = train or preset.transformer_train

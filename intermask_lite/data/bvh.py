@@ -23,6 +23,7 @@ from scipy.spatial.transform import Rotation
 
 from .. import skeleton
 from ..skeleton import resample_joints
+from ..ik import joints_to_local_rotations, offsets_from_joints
 
 WRITE_ORDER = "ZYX"  # Euler channel order of exported files
 WRITE_SCALE = 100.0  # exported files are in centimetres
@@ -413,7 +414,6 @@ def own_offsets(joints: np.ndarray) -> np.ndarray:
     rotation of the kit's layout reaches. Forward kinematics with these offsets gives the joints back when the
     bone lengths are constant.
     """
-    from ..ik import joints_to_local_rotations, offsets_from_joints
 
     joints = np.asarray(joints, dtype=np.float64)  # (T, 22, 3)
     offsets = offsets_from_joints(joints)  # (22, 3) kit directions, the motion's bone lengths
@@ -437,7 +437,6 @@ def write_bvh(path, joints, fps: float = 20, offsets=None) -> Path:
     pelvis and spine3) and each bone takes its median length, so a joint moves by the length differences
     summed along its chain from the pelvis.
     """
-    from ..ik import joints_to_local_rotations
 
     if not np.isfinite(fps) or fps <= 0:
         raise ValueError(f"write_bvh needs a positive fps, got {fps}")

@@ -11,6 +11,9 @@ trains on either.
 """
 from __future__ import annotations
 
+# Imported inside functions: each source's loader (built-in, InterHuman, Inter-X) when that source is asked for,
+# and config/distributed helpers that would otherwise load torch with this module.
+
 from pathlib import Path
 
 import numpy as np

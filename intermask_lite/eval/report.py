@@ -35,6 +35,9 @@ from ..motion import Motion
 from . import metrics, physics
 from ..evaluator import embed_joints, embed_texts
 from .report_io import environment, evaluator_id, write_report  # noqa: F401  (write_report re-exported)
+from ..data.synthetic import HELD_OUT_PARAPHRASES
+from ..data.synthetic import load_split
+from ..mask_transformer.generate import reaction_masks
 
 ROWS = ("ground truth", "generated", "generated (paraphrases)", "reaction", "reconstruction")
 GEN_BATCH = 32      # prompts decoded together
@@ -52,7 +55,6 @@ def metric_keys(pools) -> list[str]:
 def _test_set(kit, clips) -> dict:
     """GT joints cropped to a multiple of 4 frames and at most max_frames, their token columns, captions, labels."""
     if clips is None:
-        from ..data.synthetic import load_split
         clips = load_split("test", kit.preset.data.n_clips, kit.preset.data.seed)
     clips = list(clips)
     if len(clips) < 2:
@@ -71,7 +73,6 @@ def _test_set(kit, clips) -> dict:
 
 def _paraphrases(labels, seed: int) -> list[str] | None:
     """One held-out paraphrase per clip label (its own random stream), or None if a label has none."""
-    from ..data.synthetic import HELD_OUT_PARAPHRASES
     if not all(label in HELD_OUT_PARAPHRASES for label in labels):
         return None
     rng = np.random.default_rng([seed, STREAMS["paraphrases"]])
@@ -91,7 +92,6 @@ def _decode_joints(kit, texts, cols, seed, stream, sampling, actor_ids=None, sta
     clips of different lengths share a batch. Prompts are batched in order of length (less padding: about
     a fifth fewer decoded columns on the built-in test split) and returned in the given order.
     """
-    from ..mask_transformer.generate import reaction_masks
     order = sorted(range(len(texts)), key=lambda i: cols[i])
     out = [None] * len(texts)
     for chunk, start in enumerate(range(0, len(order), GEN_BATCH)):

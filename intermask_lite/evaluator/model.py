@@ -37,6 +37,8 @@ from ..config import EvalConfig, TextConfig
 from ..data.features import velocities
 from ..text import build_text_encoder
 from ..eval import metrics
+from ..utils import file_sha256
+from ..utils import load_checkpoint, load_weights
 
 LOGIT_SCALE_MAX = 100.0  # cap of the learned inverse temperature (as in CLIP)
 N_EVAL_FEATURES = 132   # per person and frame: 22 positions and 22 velocities
@@ -215,7 +217,6 @@ def build_evaluator(extra: dict) -> Evaluator:
 
 def load_evaluator(path: str | Path, device: str = "cpu") -> Evaluator:
     """Rebuild a trained evaluator from an 'evaluator' checkpoint (train.fit layout), in eval mode."""
-    from ..utils import load_checkpoint, load_weights
     ckpt = load_checkpoint(path, kind="evaluator")
     model = build_evaluator(ckpt["extra"])
     load_weights(model, ckpt["model"], path)
@@ -224,5 +225,4 @@ def load_evaluator(path: str | Path, device: str = "cpu") -> Evaluator:
 
 def evaluator_checksum(path: str | Path) -> str:
     """sha256 hex digest of a checkpoint file: results are comparable only under the same evaluator."""
-    from ..utils import file_sha256
     return file_sha256(path)

@@ -21,6 +21,9 @@ from ..utils import seed_everything
 from ..eval import metrics
 from .model import (N_EVAL_FEATURES, Evaluator, embed_joints, embed_texts, evaluator_loss,
                         motion_features, perturb_joints)
+from ..data.clip import training_clip_lists
+from ..data.synthetic import CLASSES
+from ..train import fit
 
 
 class EvaluatorDataset(Dataset):
@@ -69,7 +72,6 @@ def feature_stats(clips) -> tuple[np.ndarray, np.ndarray]:
 
 def class_names(clips) -> list[str]:
     """The labels found in `clips`: in the built-in CLASSES order when all are built-in classes, else sorted."""
-    from ..data.synthetic import CLASSES
     labels = {c.label for c in clips if c.label}
     return [c for c in CLASSES if c in labels] if labels <= set(CLASSES) else sorted(labels)
 
@@ -81,8 +83,6 @@ def train_evaluator(preset, train_clips, val_clips, *, out_dir=None, device="aut
     preset: a Preset or its name (data.sources.training_clips(preset) gives the built-in clips). val_clips:
     validation clips (fewer than 3: no validation). Its classes are the labels of `train_clips` (class_names).
     """
-    from ..data.clip import training_clip_lists
-    from ..train import fit
     seed_everything(seed)                                              # the weights' initialisation too
     preset = get_preset(preset)
     clips, val_clips = training_clip_lists(train_clips, val_clips, "train_evaluator")

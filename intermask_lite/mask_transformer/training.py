@@ -9,10 +9,16 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..config import FRAMES_PER_TOKEN, Preset, TransformerConfig, get_preset
+from ..data.caption_augment import training_captions
+from ..data.clip import mirror_clip, training_clip_lists
+from ..data.features import clip_features, features_to_grid
+from ..distributed import train_loader
 from ..text import build_text_encoder
+from ..train import fit
 from ..utils import eval_mode, get_device, load_checkpoint, load_weights, seed_everything
+from ..vq.model import pad_to_multiple
 from .model import InterMTransformer
-from .tools import N_ROWS, bert_corrupt, get_schedule, random_mask_by_ratio
+from .tools import N_ROWS, TokenIds, bert_corrupt, get_schedule, pad_tokens, random_mask_by_ratio
 
 
 
@@ -66,9 +72,6 @@ def masked_token_loss(model: InterMTransformer, tokens: torch.Tensor, captions: 
 @torch.no_grad()
 def tokenize_clips(clips, tokenizer, max_frames: int, batch_size: int = 32, device="cpu") -> torch.Tensor:
     """Each clip's two people through tokenizer.encode: (N, 2, 5, max_frames/4) long, PAD after the clip."""
-    from ..data.features import clip_features, features_to_grid
-    from ..vq.model import pad_to_multiple
-    from .tools import TokenIds, pad_tokens
     if not clips:
         raise ValueError("tokenize_clips got no clips")
     ids = TokenIds(tokenizer.cfg.nb_code)
@@ -151,10 +154,6 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
     preset: a Preset or its name (data.sources.training_clips(preset) gives the built-in clips); val_clips
     may be empty (no validation). Returns (model, history); checkpoints go to out_dir/transformer_{last,best}.pt.
     """
-    from ..data.caption_augment import training_captions
-    from ..data.clip import mirror_clip, training_clip_lists
-    from ..distributed import train_loader
-    from ..train import fit
     preset = get_preset(preset)
     seed_everything(seed)
     train_clips, val_clips = training_clip_lists(train_clips, val_clips, "train_transformer")

@@ -20,8 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..baselines.diffusion_train import DiffusionKit, train_diffusion
+from ..checkpoints import load_or_train
 from ..config import DECODE_STEPS, GUIDANCE, Preset, get_preset, with_overrides
+from ..data.synthetic import make_dataset, split_dataset
 from ..eval.report import evaluate
+from ..kit import Kit
+from ..mask_transformer.training import train_transformer
+from ..vq.pipeline import train_tokenizer
 
 # name -> preset overrides; the first is the reference (the paper's model at the kit's sizes)
 VARIANTS = {
@@ -99,8 +105,6 @@ class AblationBench:
               evaluator_dir=None, **kwargs) -> "AblationBench":
         """Make the preset's dataset (or take `clips`) and its split, and load its evaluator: from
         evaluator_dir/<preset>/ (default out_dir/evaluator), else the shipped one, else train one there."""
-        from ..data.synthetic import make_dataset, split_dataset
-        from ..checkpoints import load_or_train
         preset = get_preset(preset)
         clips = make_dataset(preset.data.n_clips, preset.data.seed, progress=False) if clips is None else list(clips)
         out = kwargs.get("out_dir")
@@ -120,7 +124,6 @@ class AblationBench:
 
     def tokenizer(self, preset: Preset):
         """The tokenizer of preset.vq.kind, trained once per table with vq_steps (the same seed and clips)."""
-        from ..vq.pipeline import train_tokenizer
         kind = preset.vq.kind
         if kind not in self.tokenizers:
             t0 = time.perf_counter()
@@ -146,8 +149,6 @@ class AblationBench:
 
     def kit(self, name: str, overrides: dict):
         """(Kit, training seconds, history) of one variant, trained with the shared budget."""
-        from ..kit import Kit
-        from ..mask_transformer.training import train_transformer
         preset = self.variant_preset(overrides)
         tok = self.tokenizer(preset)
         t0 = time.perf_counter()
@@ -173,7 +174,6 @@ class AblationBench:
 
     def diffusion_kit(self):
         """(DiffusionKit, training seconds, history) of the baseline, trained with the shared budget."""
-        from ..baselines.diffusion_train import DiffusionKit, train_diffusion
         preset = self.variant_preset({})
         t0 = time.perf_counter()
         model, history = train_diffusion(preset, self.splits["train"], self.splits["val"],

@@ -15,6 +15,7 @@ import numpy as np
 from .. import skeleton as sk
 from .filmstrip import _person_artists, _setup_axes, _update
 from .playback import PERSON_COLORS, scene_bounds
+from ..data.augment import facing_angle
 
 CHAIN_COLORS = {"spine": "#555555", "left_leg": "#2f6fbd", "left_arm": "#6fa8dc", "right_leg": "#c0392b",
                 "right_arm": "#e8842a"}
@@ -76,7 +77,6 @@ def plot_topdown(variants: dict, arrow: float = 0.3):
     A dot marks the start, an arrow the facing at frame 0 (across the hips and shoulders), a cross the end.
     All panels share one square scale, so the variants can be compared by eye.
     """
-    from ..data.augment import facing_angle
 
     fig, axes = plt.subplots(1, len(variants), figsize=(3.6 * len(variants), 3.8), squeeze=False)
     for ax, (name, joints2) in zip(axes[0], variants.items()):

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import ipywidgets as widgets
+from ..motion import Motion
 
 
 class ClipBrowser(widgets.VBox):
@@ -45,7 +46,6 @@ class ClipBrowser(widgets.VBox):
         self._refresh()
 
     def _refresh(self) -> None:
-        from ..motion import Motion
 
         clip = self.by_label[self.class_dropdown.value][self.sample_slider.value]
         self.current_clip = clip

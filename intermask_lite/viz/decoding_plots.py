@@ -7,6 +7,8 @@ model would output if decoding stopped there. Person A is drawn on top, person B
 """
 from __future__ import annotations
 
+# Imported inside functions: matplotlib and the filmstrip, when a picture is drawn.
+
 import io
 
 import ipywidgets as widgets

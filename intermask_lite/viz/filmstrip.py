@@ -5,6 +5,8 @@ person A blue, person B orange, a 0.5 m floor grid at y = 0, a fixed camera with
 """
 from __future__ import annotations
 
+# Imported inside functions: matplotlib and Pillow, when a picture is drawn.
+
 import math
 import textwrap
 from pathlib import Path

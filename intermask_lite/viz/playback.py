@@ -5,6 +5,8 @@ metres, Y up, floor at y = 0; person A is drawn blue, person B orange.
 """
 from __future__ import annotations
 
+# Imported inside functions: plotly, when a playback is drawn.
+
 import math
 import textwrap
 

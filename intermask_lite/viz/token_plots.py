@@ -17,6 +17,7 @@ import torch
 
 from .. import skeleton as sk
 from ..config import FRAMES_PER_TOKEN
+from ..vq.pipeline import clip_grids
 
 
 def _numpy(x) -> np.ndarray:
@@ -105,7 +106,6 @@ def joint_errors_mm(model, grids, align_root: bool = False) -> np.ndarray:
     align_root: each pose's root (pelvis) moved onto the truth's first, so the pose alone counts.
     """
     if isinstance(grids, (list, tuple)):
-        from ..vq.pipeline import clip_grids
         if not grids:
             raise ValueError("joint_errors_mm needs at least one clip")
         per_clip = [clip_grids(model, c) for c in grids]                               # each (2, 12, 22, T_i)
@@ -140,7 +140,6 @@ def class_errors_mm(model, clips) -> dict[str, np.ndarray]:
 
     Frame-weighted over the clips of each label; labels in order of first appearance.
     """
-    from ..vq.pipeline import clip_grids
     if not clips:
         raise ValueError("class_errors_mm needs at least one clip")
     sums, frames = {}, {}

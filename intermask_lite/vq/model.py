@@ -20,6 +20,8 @@ from ..config import FRAMES_PER_TOKEN, TokenizerStudyConfig
 from .encdec import JOINT_SIZES, Decoder, Encoder
 from .losses import POS, denormalize
 from .quantizer import EMAQuantizer
+from ..data.features import Normalizer
+from ..data.features import features_to_grid, joints_to_features
 
 N_CHANNELS, N_JOINTS = 12, 22  # grid channels per joint, joints
 JOINT_ORDERS = {"smpl": None, "chains": skeleton.CHAIN_ORDER}  # study.joint_order: None = skeleton order
@@ -62,7 +64,6 @@ def grid_stats(normalizer_state) -> tuple[torch.Tensor, torch.Tensor]:
     elif isinstance(normalizer_state, dict) and "mean" in normalizer_state and "std" in normalizer_state:
         mean, std = normalizer_state["mean"], normalizer_state["std"]
         if tuple(mean.shape) == (262,):
-            from ..data.features import Normalizer
             norm = Normalizer.from_state_dict(normalizer_state)
             mean, std = norm.grid_mean, norm.grid_std
     else:
@@ -183,7 +184,6 @@ class MotionTokenizer(nn.Module):
 
     def joints_to_grid(self, joints: torch.Tensor) -> torch.Tensor:
         """Joint positions (B, T, 22, 3) in metres -> normalised grid (B, 12, 22, T), via data.features."""
-        from ..data.features import features_to_grid, joints_to_features
         feats = torch.stack([torch.as_tensor(joints_to_features(j.cpu().numpy()), dtype=torch.float32)
                              for j in joints])                         # (B, T, 262)
         raw = features_to_grid(feats).to(self.grid_mean.device)        # (B, 12, 22, T)

@@ -19,6 +19,9 @@ from ..utils import load_checkpoint, load_weights, seed_everything
 from .losses import reconstruction_losses
 from .. import skeleton
 from .model import MotionTokenizer, root_spread
+from ..data.datasets import VQWindowDataset
+from ..data.datasets import clip_cache, make_normalizer
+from ..data.features import clip_features, features_to_grid
 
 VAL_WINDOWS = 256  # validation windows drawn once, with a fixed seed
 PLACEMENT_KEPT = 0.5  # root spread at or above which a tokenizer counts as keeping where people stand
@@ -44,7 +47,6 @@ def vq_loss(model, batch, device, cfg=None) -> tuple[torch.Tensor, dict]:
 
 def clip_grids(model: MotionTokenizer, clip) -> torch.Tensor:
     """Both people of a clip as normalised grids (2, 12, 22, T'), T' the length floored to a multiple of 4."""
-    from ..data.features import clip_features, features_to_grid
     raw = torch.as_tensor(features_to_grid(clip_features(clip)), dtype=torch.float32)  # (2, 12, 22, T)
     length = raw.shape[-1] - raw.shape[-1] % 4
     if length == 0:
@@ -65,7 +67,6 @@ def window_dataset(clips, normalizer, cfg, cache=None):
     """The tokenizer's training windows of `clips` as the preset `cfg` (a config.Preset) asks for them.
 
     cache: datasets.clip_cache(clips), when already computed."""
-    from ..data.datasets import VQWindowDataset
     context = cfg.data.max_frames if cfg.data.vq_clip_frame else None
     return VQWindowDataset(clips, normalizer, cfg.data.window, context=context, cache=cache,
                            short_clips=cfg.vq_study.short_clips)
@@ -79,7 +80,6 @@ def train_tokenizer(preset, train_clips, val_clips, *, out_dir=None, device="aut
     val_clips: may be empty (no validation). kind: "2d" or "1d" overrides preset.vq.kind.
     out_dir: where vq_last.pt / vq_best.pt go (an interrupted run there resumes).
     """
-    from ..data.datasets import clip_cache, make_normalizer
     seed_everything(seed)                                              # the weights' initialisation too
     cfg = config_mod.get_preset(preset)
     if kind is not None:
