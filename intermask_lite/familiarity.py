@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from .config import FRAMES_PER_TOKEN
-from .utils import file_sha256
 from .data.synthetic import load_split
 from .eval.metrics import mpjpe
+from .utils import file_sha256
 
 FACTOR = 2.0           # a motion is unfamiliar above FACTOR x the test split's 95th percentile
 REFERENCE_CLIPS = 64   # test clips measured when no recorded reference exists

@@ -300,8 +300,8 @@ class Kit:
         Returns (joints (P, T', 22, 3) in whole tokens, Placement, the true length T): see _people."""
         joints, n = self._people(motion)
         # the kit's own output carries the frame its tokens were made in: finding the frame again from a decoded
-        # pose turns it by a few degrees, and then fewer of its tokens come back (42 generated lab motions: 19 %
-        # of their tokens in their own frame, 11 % in a found one)
+        # pose turns it by a few degrees, and then fewer of its tokens come back (benchmarks/bench_motion_quality.py,
+        # generated lab motions: 22 % of their tokens in their own frame, 11 % in a found one)
         own_frame = getattr(motion, "token_frame", None) if isinstance(motion, Motion) else None
         return (*to_canonical(joints[:people], own_frame), n)
 

@@ -18,14 +18,14 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..config import FRAMES_PER_TOKEN, Preset, get_preset, seconds_to_columns
+from ..data.caption_augment import training_captions
 from ..data.features import velocities
+from ..distributed import train_loader
 from ..motion import Motion
 from ..text import build_text_encoder
+from ..train import fit
 from ..utils import load_checkpoint, load_weights, seed_everything
 from .diffusion import N_MOTION, DiffusionConfig, DuetDenoiser, ddim_sample, diffusion_config
-from ..data.caption_augment import training_captions
-from ..distributed import train_loader
-from ..train import fit
 
 
 def motion_features(joints: np.ndarray) -> np.ndarray:

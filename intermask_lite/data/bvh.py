@@ -22,8 +22,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from .. import skeleton
-from ..skeleton import resample_joints
 from ..ik import joints_to_local_rotations, offsets_from_joints
+from ..skeleton import resample_joints
 
 WRITE_ORDER = "ZYX"  # Euler channel order of exported files
 WRITE_SCALE = 100.0  # exported files are in centimetres

@@ -30,14 +30,13 @@ from tqdm.auto import tqdm
 
 from .. import cleanup as cleanup_stages
 from ..config import FRAMES_PER_TOKEN
+from ..data.synthetic import HELD_OUT_PARAPHRASES, load_split
+from ..evaluator import embed_joints, embed_texts
+from ..mask_transformer.generate import reaction_masks
 from ..mask_transformer.sampling import Sampling
 from ..motion import Motion
 from . import metrics, physics
-from ..evaluator import embed_joints, embed_texts
 from .report_io import environment, evaluator_id, write_report  # noqa: F401  (write_report re-exported)
-from ..data.synthetic import HELD_OUT_PARAPHRASES
-from ..data.synthetic import load_split
-from ..mask_transformer.generate import reaction_masks
 
 ROWS = ("ground truth", "generated", "generated (paraphrases)", "reaction", "reconstruction")
 GEN_BATCH = 32      # prompts decoded together

@@ -35,10 +35,9 @@ import torch.nn.functional as F
 
 from ..config import EvalConfig, TextConfig
 from ..data.features import velocities
-from ..text import build_text_encoder
 from ..eval import metrics
-from ..utils import file_sha256
-from ..utils import load_checkpoint, load_weights
+from ..text import build_text_encoder
+from ..utils import file_sha256, load_checkpoint, load_weights
 
 LOGIT_SCALE_MAX = 100.0  # cap of the learned inverse temperature (as in CLIP)
 N_EVAL_FEATURES = 132   # per person and frame: 22 positions and 22 velocities

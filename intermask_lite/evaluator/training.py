@@ -15,15 +15,15 @@ import torch
 from torch.utils.data import Dataset
 
 from ..config import get_preset
-from ..distributed import train_loader
-from ..text import build_vocab
-from ..utils import seed_everything
-from ..eval import metrics
-from .model import (N_EVAL_FEATURES, Evaluator, embed_joints, embed_texts, evaluator_loss,
-                        motion_features, perturb_joints)
 from ..data.clip import training_clip_lists
 from ..data.synthetic import CLASSES
+from ..distributed import train_loader
+from ..eval import metrics
+from ..text import build_vocab
 from ..train import fit
+from ..utils import seed_everything
+from .model import (N_EVAL_FEATURES, Evaluator, embed_joints, embed_texts, evaluator_loss, motion_features,
+                    perturb_joints)
 
 
 class EvaluatorDataset(Dataset):

@@ -97,8 +97,8 @@ class AblationBench:
     progress: bool = False
     tokenizers: dict = field(default_factory=dict)
     ground_truth: dict | None = None  # the ground-truth row of the first evaluation (the same for every row)
-    kits: dict = field(default_factory=dict)
-    tokenizer_source: str | None = None  # the file of a 2D tokenizer given from outside (None: trained here)  # name -> the trained Kit / DiffusionKit (for sweeps and examples)
+    kits: dict = field(default_factory=dict)  # name -> the trained Kit / DiffusionKit (for sweeps and examples)
+    tokenizer_source: str | None = None  # the file of a 2D tokenizer given from outside (None: trained here)
 
     @classmethod
     def build(cls, preset="lab", steps: int | None = None, vq_steps: int | None = None, clips=None,

@@ -13,9 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import skeleton as sk
+from ..data.augment import facing_angle
 from .filmstrip import _person_artists, _setup_axes, _update
 from .playback import PERSON_COLORS, scene_bounds
-from ..data.augment import facing_angle
 
 CHAIN_COLORS = {"spine": "#555555", "left_leg": "#2f6fbd", "left_arm": "#6fa8dc", "right_leg": "#c0392b",
                 "right_arm": "#e8842a"}

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import ipywidgets as widgets
+
 from ..motion import Motion
 
 

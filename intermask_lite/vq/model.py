@@ -17,11 +17,10 @@ from torch import nn
 
 from .. import skeleton
 from ..config import FRAMES_PER_TOKEN, TokenizerStudyConfig
+from ..data.features import Normalizer, features_to_grid, joints_to_features
 from .encdec import JOINT_SIZES, Decoder, Encoder
 from .losses import POS, denormalize
 from .quantizer import EMAQuantizer
-from ..data.features import Normalizer
-from ..data.features import features_to_grid, joints_to_features
 
 N_CHANNELS, N_JOINTS = 12, 22  # grid channels per joint, joints
 JOINT_ORDERS = {"smpl": None, "chains": skeleton.CHAIN_ORDER}  # study.joint_order: None = skeleton order

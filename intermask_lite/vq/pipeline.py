@@ -12,16 +12,15 @@ from dataclasses import asdict, replace
 import torch
 
 from .. import config as config_mod
+from .. import skeleton
+from ..data.clip import training_clip_lists
+from ..data.datasets import VQWindowDataset, clip_cache, make_normalizer
+from ..data.features import clip_features, features_to_grid
 from ..distributed import train_loader
 from ..train import fit, unwrap
-from ..data.clip import training_clip_lists
 from ..utils import load_checkpoint, load_weights, seed_everything
 from .losses import reconstruction_losses
-from .. import skeleton
 from .model import MotionTokenizer, root_spread
-from ..data.datasets import VQWindowDataset
-from ..data.datasets import clip_cache, make_normalizer
-from ..data.features import clip_features, features_to_grid
 
 VAL_WINDOWS = 256  # validation windows drawn once, with a fixed seed
 PLACEMENT_KEPT = 0.5  # root spread at or above which a tokenizer counts as keeping where people stand
