@@ -18,6 +18,7 @@ from .familiarity import record_reference
 from .mask_transformer.training import load_transformer, train_transformer
 from .utils import atomic_torch_save, file_sha256, get_device, load_checkpoint
 from .vq.pipeline import load_tokenizer, placement_warning, train_tokenizer
+from .vq.readback import TUNED_NAME, tune_decoder
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 KEEP = ("format", "kind", "step", "model", "history", "extra")  # shipped: no optimizer state
@@ -29,7 +30,8 @@ def checkpoint_path(kind: str, preset: str, artifacts_dir=None, shipped: bool = 
     if kind not in KINDS:
         raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {KINDS}")
     if artifacts_dir is not None:
-        for name in (f"{kind}_best.pt", f"{kind}_last.pt"):
+        names = (TUNED_NAME,) if kind == "vq" else ()                  # a tokenizer whose decoder was tuned comes first
+        for name in names + (f"{kind}_best.pt", f"{kind}_last.pt"):
             path = Path(artifacts_dir) / preset / name
             if path.exists():
                 return path
@@ -57,7 +59,14 @@ def unfinished_step(kind: str, preset, artifacts_dir) -> int | None:
     if not last.exists():
         return None
     step = int(load_checkpoint(last, kind=kind).get("step", 0))
-    return step if step < getattr(preset, TRAIN_SECTION[kind]).steps else None
+    if step < getattr(preset, TRAIN_SECTION[kind]).steps or (kind == "vq" and _tuning_owed(preset, last.parent)):
+        return step
+    return None
+
+
+def _tuning_owed(preset, folder: Path) -> bool:
+    """The preset tunes its tokenizer's decoder (vq_tune.steps) and `folder` holds no tuned tokenizer yet."""
+    return preset.vq_tune.steps > 0 and not (folder / TUNED_NAME).exists()
 
 
 def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenizer=None, progress=True,
@@ -97,6 +106,14 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
         warning = placement_warning(history)
         if warning:
             print(warning, file=sys.stderr)
+        if preset.vq_tune.steps > 0:
+            print(f"vq: tuning the decoder for read-back ({preset.vq_tune.steps} steps)")
+            base = None if out_dir is None else load_checkpoint(checkpoint_path("vq", preset.name, artifacts_dir,
+                                                                                 shipped=False), kind="vq")
+            if base is not None:
+                model = _loader("vq")(checkpoint_path("vq", preset.name, artifacts_dir, shipped=False))
+            model, _ = tune_decoder(model, preset, *training_clips(preset), base=base, out_dir=out_dir,
+                                    device=device, progress=progress, seed=seed)
     elif kind == "transformer":
         tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress,
                                                shipped=shipped, seed=seed)

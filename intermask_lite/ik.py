@@ -25,7 +25,7 @@ def _kabsch(rest_dirs: torch.Tensor, seen_dirs: torch.Tensor) -> torch.Tensor:
     u, _, vh = torch.linalg.svd(cov)
     v = vh.transpose(-1, -2)
     det = torch.linalg.det(v @ u.transpose(-1, -2))  # (...,)  -1 would be a reflection
-    fix = torch.ones(*det.shape, 3, dtype=cov.dtype)
+    fix = torch.ones(*det.shape, 3, dtype=cov.dtype, device=cov.device)
     fix[..., 2] = torch.sign(det) + (det == 0).to(cov.dtype)
     return v @ torch.diag_embed(fix) @ u.transpose(-1, -2)  # (..., 3, 3)
 
@@ -35,7 +35,7 @@ def joints_to_local_rotations(joints, offsets=None):
 
     joints: (..., 22, 3) numpy or torch global positions. offsets: (22, 3) rest offsets whose directions
     define the rest pose (default skeleton.REST_OFFSETS; only directions matter).
-    Returns (local_rot (..., 22, 3, 3), root_pos (..., 3)), numpy in -> numpy out, with
+    Returns (local_rot (..., 22, 3, 3), root_pos (..., 3)), numpy in -> numpy out (torch in: differentiable), with
     skeleton.forward_kinematics(local_rot, root_pos, offsets) == joints when the bone lengths match.
     """
     was_numpy = not isinstance(joints, torch.Tensor)
@@ -43,14 +43,15 @@ def joints_to_local_rotations(joints, offsets=None):
     if pos.shape[-2:] != (sk.N_JOINTS, 3):
         raise ValueError(f"joints must end in (22, 3), got {tuple(pos.shape)}")
     out_dtype = pos.dtype if pos.is_floating_point() else torch.float32
-    pos = pos.detach().to(torch.float64)
-    off = torch.as_tensor(sk.REST_OFFSETS if offsets is None else np.asarray(offsets), dtype=torch.float64)
+    pos = pos.to(torch.float64)                               # torch input keeps its gradient (vq.readback)
+    off = torch.as_tensor(sk.REST_OFFSETS if offsets is None else np.asarray(offsets), dtype=torch.float64,
+                          device=pos.device)
     if off.shape != (sk.N_JOINTS, 3):
         raise ValueError(f"offsets must have shape (22, 3), got {tuple(off.shape)}")
     rest_dir = torch.nn.functional.normalize(off, dim=-1)  # (22, 3)
 
     batch = pos.shape[:-2]
-    eye = torch.eye(3, dtype=torch.float64).expand(*batch, 3, 3)
+    eye = torch.eye(3, dtype=torch.float64, device=pos.device).expand(*batch, 3, 3)
     glob = [eye] * sk.N_JOINTS  # global frame of each joint, (..., 3, 3)
     local = [eye] * sk.N_JOINTS
     for j in range(sk.N_JOINTS):  # parents come before children in this order

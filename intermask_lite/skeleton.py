@@ -155,7 +155,7 @@ def axis_angle_to_matrix(axis_angle):
     zero = torch.zeros_like(x)
     k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(*aa.shape[:-1], 3, 3)
     s, c = torch.sin(angle)[..., None], torch.cos(angle)[..., None]
-    eye = torch.eye(3, dtype=aa.dtype).expand_as(k)
+    eye = torch.eye(3, dtype=aa.dtype, device=aa.device).expand_as(k)
     return _back(eye + s * k + (1 - c) * (k @ k), was_np)
 
 
@@ -195,9 +195,9 @@ def rotation_between(u, v):
     cos = (a * b).sum(-1, keepdim=True)
     angle = torch.atan2(sin, cos)
     # opposite vectors: rotate by pi about any axis perpendicular to a
-    perp = torch.cross(a, torch.tensor([1.0, 0.0, 0.0], dtype=a.dtype).expand_as(a), dim=-1)
+    perp = torch.cross(a, a.new_tensor([1.0, 0.0, 0.0]).expand_as(a), dim=-1)
     perp = torch.where(perp.norm(dim=-1, keepdim=True) < 1e-6,
-                       torch.cross(a, torch.tensor([0.0, 1.0, 0.0], dtype=a.dtype).expand_as(a), dim=-1), perp)
+                       torch.cross(a, a.new_tensor([0.0, 1.0, 0.0]).expand_as(a), dim=-1), perp)
     axis = torch.where(sin < 1e-9, perp, axis)
     axis = torch.nn.functional.normalize(axis, dim=-1)
     return _back(axis_angle_to_matrix(axis * angle), was_np)

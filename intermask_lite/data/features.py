@@ -65,7 +65,7 @@ def detect_contacts(joints, fps: float, heights=CONTACT_HEIGHTS, speed: float = 
     vel = velocities(feet)
     limit = [heights[0], heights[1], heights[0], heights[1]]  # ankle, foot, ankle, foot
     if _is_torch(joints):
-        low = feet[..., 1] < torch.tensor(limit, dtype=feet.dtype)
+        low = feet[..., 1] < feet.new_tensor(limit)
         return low & (vel.norm(dim=-1) * fps < speed)
     return (feet[..., 1] < np.array(limit)) & (np.linalg.norm(vel, axis=-1) * fps < speed)
 

@@ -182,10 +182,10 @@ class MotionTokenizer(nn.Module):
         return self.denormalize(grid)[:, POS].permute(0, 3, 2, 1)
 
     def joints_to_grid(self, joints: torch.Tensor) -> torch.Tensor:
-        """Joint positions (B, T, 22, 3) in metres -> normalised grid (B, 12, 22, T), via data.features."""
-        feats = torch.stack([torch.as_tensor(joints_to_features(j.cpu().numpy()), dtype=torch.float32)
-                             for j in joints])                         # (B, T, 262)
-        raw = features_to_grid(feats).to(self.grid_mean.device)        # (B, 12, 22, T)
+        """Joint positions (B, T, 22, 3) in metres -> normalised grid (B, 12, 22, T), via data.features (rotations
+        by inverse kinematics); differentiable, so a loss on the grid reaches the positions (vq.readback)."""
+        joints = joints.to(self.grid_mean.device, torch.float32)
+        raw = features_to_grid(joints_to_features(joints))             # (B, 12, 22, T)
         return (raw - self.grid_mean[None, :, :, None]) / self.grid_std[None, :, :, None]
 
     @torch.no_grad()
