@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m intermask_lite.run_notebooks --out $(RUN_DIR)
 
-## make test: unit tests and every notebook once in smoke mode (papermill, tests/test_notebooks.py)
+## make test: unit tests and every notebook in smoke mode (papermill and pytest --nbval-lax, tests/test_notebooks.py)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 

@@ -3,13 +3,19 @@
 `make run` calls this with a dated folder. Each notebook gets its `parameters` cell overridden with the
 preset, device, seed, threads and artifacts folder given here; executed copies land in the output folder,
 and a table of the seconds each notebook took is printed at the end (the lab target: 15 minutes in all).
+
+Cells whose first line is `# NBVAL_CHECK_OUTPUT` keep their output in the repository: `make test` runs
+`pytest --nbval-lax` over the notebooks in smoke mode and compares those cells' output with it.
+`--refresh-checked` runs the notebooks in smoke mode and writes those outputs back into the notebooks.
 """
 from __future__ import annotations
 
 # Imported inside functions: papermill, when notebooks are run (the timing table needs none of it).
 
 import argparse
+import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +28,31 @@ def notebook_paths(folder: Path = NOTEBOOK_DIR) -> list[Path]:
 
 
 TARGET_MINUTES = 15  # `make run` in lab mode on a 2-core CPU
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"  # first line of a cell whose committed output nbval compares
+
+
+def is_checked(cell: dict) -> bool:
+    """A code cell whose output is committed and compared by `pytest --nbval-lax`."""
+    return cell["cell_type"] == "code" and "".join(cell["source"]).startswith(CHECK_MARK)
+
+
+def copy_checked_outputs(executed: Path, source: Path) -> int:
+    """Write the text outputs of `executed`'s checked cells into the same cells of `source`; returns their number.
+
+    Both notebooks must have the same cells (papermill's injected-parameters cell aside)."""
+    ran = [c for c in json.loads(executed.read_text())["cells"] if "injected-parameters" not in
+           c.get("metadata", {}).get("tags", [])]
+    nb = json.loads(source.read_text())
+    if len(ran) != len(nb["cells"]):
+        raise ValueError(f"{executed} has {len(ran)} cells, {source} {len(nb['cells'])}: run the current notebook")
+    n = 0
+    for cell, done in zip(nb["cells"], ran):
+        if is_checked(cell):
+            cell["outputs"] = [o for o in done.get("outputs", []) if o.get("output_type") == "stream"]
+            cell["execution_count"] = done.get("execution_count") or 1  # nbval skips a cell marked unrun
+            n += 1
+    source.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return n
 
 
 def run_all(out: Path, preset: str = "lab", smoke: bool = False, device: str = "auto", seed: int = 0,
@@ -75,9 +106,17 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 00 02")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads in each notebook (default: 1 on hosts with 2 cores or fewer)")
+    ap.add_argument("--refresh-checked", action="store_true",
+                    help=f"run in smoke mode and write the output of each '{CHECK_MARK}' cell into the notebooks")
     args = ap.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         ap.error(f"--threads must be a positive integer, got {args.threads}")
+    if args.refresh_checked:
+        with tempfile.TemporaryDirectory() as tmp:
+            done = run_all(args.out, "smoke", True, "cpu", args.seed, Path(tmp), args.only, args.threads or "auto")
+        for path in done:
+            print(f"{path.name}: {copy_checked_outputs(path, NOTEBOOK_DIR / path.name)} checked cell(s) refreshed")
+        return 0
     run_all(args.out, args.preset, args.smoke, args.device, args.seed, args.artifacts_dir, args.only,
             args.threads or "auto")
     return 0

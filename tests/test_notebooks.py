@@ -1,12 +1,16 @@
-"""Every notebook: one literal-only `parameters` cell, no committed outputs, prose that quotes no measured figure,
-and a clean smoke run."""
+"""Every notebook: one literal-only `parameters` cell, outputs committed only where nbval checks them, prose that
+quotes no measured figure, a clean smoke run, and `pytest --nbval-lax` passing over them in smoke mode."""
 import ast
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 
-from intermask_lite.run_notebooks import notebook_paths
+from intermask_lite.run_notebooks import CHECK_MARK, copy_checked_outputs, is_checked, notebook_paths
 
 NOTEBOOKS = notebook_paths()
 
@@ -30,9 +34,16 @@ def test_structure(path):
         ast.literal_eval(node.value)  # raises if not a flat literal
     names = {t.id for n in tree.body for t in n.targets}
     assert {"preset", "device", "seed", "artifacts_dir", "smoke"} <= names, f"{path.name}: missing parameters"
-    for c in cells:
-        if c["cell_type"] == "code":
-            assert not c.get("outputs") and c.get("execution_count") is None, f"{path.name}: outputs committed"
+    for i, c in enumerate(cells):
+        if c["cell_type"] != "code":
+            continue
+        if is_checked(c):  # its output is committed, text only, with an execution count, for nbval to compare
+            kinds = {o["output_type"] for o in c.get("outputs", [])}
+            assert kinds == {"stream"}, f"{path.name}: checked cell {i} must hold its printed output, got {kinds}"
+            assert c.get("execution_count"), f"{path.name}: checked cell {i} needs an execution count (nbval)"
+        else:
+            assert not c.get("outputs") and c.get("execution_count") is None, \
+                f"{path.name}: cell {i} has outputs committed (only {CHECK_MARK} cells may)"
     assert cells[0]["cell_type"] == "markdown" and cells[0]["source"][0].startswith("# "), "title first"
 
 
@@ -96,3 +107,37 @@ def test_timing_table_sums_the_notebooks_and_judges_the_lab_target():
     slow = timing_table({"00_a.ipynb": TARGET_MINUTES * 60 + 1.0}, 1, "lab")
     assert "MISSED" in slow
     assert "target" not in timing_table({"00_a.ipynb": 5.0}, 1, "smoke")   # smoke runs are not judged
+
+
+def test_checked_outputs_are_copied_from_a_run(tmp_path):
+    """copy_checked_outputs writes only the checked cells' printed output, and refuses another notebook."""
+    cell = lambda src, outs=(): {"cell_type": "code", "metadata": {}, "source": [src], "outputs": list(outs),
+                                 "execution_count": None}
+    printed = {"output_type": "stream", "name": "stdout", "text": ["4\n"]}
+    picture = {"output_type": "display_data", "data": {}, "metadata": {}}
+    source, executed = tmp_path / "a.ipynb", tmp_path / "run.ipynb"
+    source.write_text(json.dumps({"cells": [cell(CHECK_MARK + "\nprint(4)"), cell("print(5)")], "metadata": {}}))
+    executed.write_text(json.dumps({"cells": [cell(CHECK_MARK + "\nprint(4)", [printed, picture]),
+                                              cell("print(5)", [printed])], "metadata": {}}))
+    assert copy_checked_outputs(executed, source) == 1
+    cells = json.loads(source.read_text())["cells"]
+    assert cells[0]["outputs"] == [printed] and cells[1]["outputs"] == [] and cells[0]["execution_count"] == 1
+    executed.write_text(json.dumps({"cells": [cell("x")], "metadata": {}}))
+    with pytest.raises(ValueError, match="has 1 cells"):
+        copy_checked_outputs(executed, source)
+
+
+@pytest.mark.notebook
+def test_nbval_lax_passes_in_smoke_mode(tmp_path):
+    """`pytest --nbval-lax` over copies of the notebooks (so ../artifacts is a fresh folder), in smoke mode: every
+    cell runs, and each checked cell prints what the notebook holds."""
+    assert any(is_checked(c) for p in NOTEBOOKS for c in load(p)["cells"]), "no checked cells at all"
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for path in NOTEBOOKS:
+        shutil.copy(path, folder / path.name)
+    env = dict(os.environ, INTERMASK_SMOKE="1")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                          "--rootdir", str(tmp_path), str(folder)], cwd=tmp_path, env=env, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
