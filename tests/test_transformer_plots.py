@@ -146,3 +146,19 @@ def test_explorer_constructs_and_updates(tokens):
     explorer.mode.value = "mask B"
     assert explorer.chosen[1].sum() == 25 and not explorer.chosen[0].any()
     assert "r ignored" in explorer.info.value
+
+
+def test_prompt_distance_is_zero_for_one_prompt_and_grows_when_the_text_steers():
+    preset = smoke()
+    torch.manual_seed(0)
+    model = build_transformer(preset, NB_CODE, ["a person waves", "two people hug"]).eval()
+    assert tp.prompt_distance(model, "a person waves", "a person waves", n_cols=4) == pytest.approx(0.0, abs=1e-6)
+    before = tp.prompt_distance(model, "a person waves", "two people hug", n_cols=4)
+    with torch.no_grad():  # give the text vector a say in every modulation
+        for name, w in model.named_parameters():
+            if "ada" in name or "mod" in name:
+                w.normal_(0, 0.5)
+    after = tp.prompt_distance(model, "a person waves", "two people hug", n_cols=4)
+    assert 0.0 <= before < after <= 1.0
+    with pytest.raises(ValueError, match="n_cols"):
+        tp.prompt_distance(model, "a", "b", n_cols=0)

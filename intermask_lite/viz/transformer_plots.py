@@ -9,6 +9,7 @@ mask_transformer.tools.TokenIds: codes 0..nb_code-1, then MASK, PAD, SEP.
     fig = plot_attention_reach(n_cols=8, query=(0, 2, 3))         # what one query token may attend to
     fig = plot_training_curves(history)                           # loss and masked-token accuracy
     accs = accuracy_by_mask_ratio(model, tokens, captions, [0.1, 0.5, 0.9])
+    tv = prompt_distance(model, "two people shake hands", "two people hug", n_cols=15)  # does the prompt count?
 """
 from __future__ import annotations
 
@@ -236,6 +237,20 @@ def accuracy_by_mask_ratio(model, tokens: torch.Tensor, captions: list[str], rat
                 total += int(chosen.sum())
             out.append(hits / max(total, 1))
     return np.asarray(out)
+
+
+@torch.no_grad()
+def prompt_distance(model, prompt_a: str, prompt_b: str, n_cols: int) -> float:
+    """How much the prompt moves the model's first decoding step: the total-variation distance (0 = the prompt is
+    ignored, 1 = disjoint) between the token distributions it predicts for an all-MASK pair of n_cols columns under
+    the two prompts, averaged over the 2 x 5 x n_cols positions (no guidance)."""
+    if n_cols < 1:
+        raise ValueError(f"n_cols must be >= 1, got {n_cols}")
+    device = next(model.parameters()).device
+    masked = torch.full((2, 2, N_ROWS, n_cols), model.ids.mask, dtype=torch.long, device=device)  # (2, 2, 5, C)
+    with eval_mode(model):
+        probs = model(masked, [prompt_a, prompt_b]).float().softmax(-1)  # (2, 2, 5, C, K)
+    return float(0.5 * (probs[0] - probs[1]).abs().sum(-1).mean())
 
 
 def plot_accuracy_by_ratio(ratios, curves: dict, reference: float | None = None, ax=None):
