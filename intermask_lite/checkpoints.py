@@ -140,6 +140,11 @@ def training_record(ckpt: dict, kind: str) -> dict:
     if preset:
         section = preset.get(TRAIN_SECTION[kind], {})
         record["train_settings"] = {k: section[k] for k in ("steps", "batch_size", "lr", "cpu_bf16") if k in section}
+    tune = history.get("tune")
+    if kind == "vq" and tune and tune.get("seconds"):                  # the decoder tuning (vq.readback)
+        record["tune_minutes"] = round(tune["seconds"][-1] / 60, 1)
+        if preset and preset.get("vq_tune"):
+            record["tune_settings"] = {k: preset["vq_tune"][k] for k in ("steps", "batch_size", "lr")}
     return record
 
 
