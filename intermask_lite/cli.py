@@ -19,8 +19,9 @@ import threading
 from dataclasses import asdict, replace
 import warnings
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
+from . import __version__
 from .config import DECODE_STEPS, FRAMES_PER_TOKEN, GUIDANCE
 from .utils import FolderInUse
 
@@ -122,8 +123,15 @@ def _common(p: argparse.ArgumentParser, sampling: bool = True) -> None:
                        "at the paper's sizes; slightly different motion)")
 
 
+def invoked_name() -> str:
+    """`intermask-lite` when run as the console script, else `python -m intermask_lite` (also when called in Python)."""
+    script = PureWindowsPath(sys.argv[0]).stem if sys.argv and sys.argv[0] else ""  # splits at / and at a backslash
+    return "intermask-lite" if script.removesuffix("-script") == "intermask-lite" else "python -m intermask_lite"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = OneLineParser(prog="python -m intermask_lite", description="intermask_lite: two-person motion generation")
+    ap = OneLineParser(prog=invoked_name(), description="intermask_lite: two-person motion generation")
+    ap.add_argument("--version", action="version", version=f"intermask-lite {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     g = sub.add_parser("generate", help="two people from a text prompt",
