@@ -177,11 +177,18 @@ def lock_feet(person: np.ndarray, fps: float) -> np.ndarray:
 
 # ---------------------------------------------------------------- pushing two bodies apart
 
+# the capsules whose overlap moves the bodies: all but the arms, which reach for the partner (a hug's forearms lie on
+# the partner's back, a push's hands on the chest) and pushing the whole bodies apart for them breaks the contact
+BODY_CAPSULES = [i for i, (name, *_rest) in enumerate(physics.CAPSULES) if not name.endswith("arm")]
+
+
 def push_apart(pair: np.ndarray, pen_tol: float = PEN_TOL, iterations: int = PUSH_ROUNDS) -> np.ndarray:
-    """Two people (2, T, 22, 3) moved apart horizontally where their capsules overlap by more than pen_tol."""
+    """Two people (2, T, 22, 3) moved apart horizontally where their bodies (BODY_CAPSULES: torso, head, legs, feet)
+    overlap by more than pen_tol; arms are left where they are."""
     out = pair.copy()
+    body = np.ix_(np.arange(pair.shape[1]), BODY_CAPSULES, BODY_CAPSULES)
     for _ in range(iterations):
-        excess = np.maximum(-physics.capsule_gaps(out).min(axis=(1, 2)) - pen_tol, 0.0)  # (T,)
+        excess = np.maximum(-physics.capsule_gaps(out)[body].min(axis=(1, 2)) - pen_tol, 0.0)  # (T,)
         if not excess.any():
             break
         # a push that rises and falls smoothly: the largest excess nearby, then smoothed

@@ -83,6 +83,19 @@ def test_push_apart_separates_overlapping_bodies_and_leaves_apart_ones_alone():
     np.testing.assert_array_equal(cleanup.push_apart(apart), apart)
 
 
+def test_push_apart_leaves_arms_that_reach_into_the_partner():
+    # 0.5 m apart, facing along z: bodies clear, but A's right forearm lies inside B's torso (a hug, a push)
+    pair = np.stack([bent_standing(12), bent_standing(12, z=0.5)])
+    pair[0, :, 19] = pair[1, :, 6] + np.array([0.0, 0.0, -0.05])       # elbow just in front of B's spine
+    pair[0, :, 21] = pair[1, :, 6] + np.array([0.2, 0.0, 0.05])        # wrist through B's torso
+    gaps = physics.capsule_gaps(pair)
+    arm = [i for i, c in enumerate(physics.CAPSULES) if c[0] == "r_forearm"][0]
+    assert -gaps[:, arm].min() > 0.1                                   # the forearm overlaps B deeply
+    body = np.ix_(range(12), cleanup.BODY_CAPSULES, cleanup.BODY_CAPSULES)
+    assert gaps[body].min() > 0                                        # the bodies themselves do not
+    np.testing.assert_array_equal(cleanup.push_apart(pair), pair)     # so nobody is moved
+
+
 def test_feet_stay_planted_when_the_bodies_are_pushed_apart():
     # B stands still and leans into A more and more: the push grows frame by frame and moves the feet along
     pair = np.stack([bent_standing(30), bent_standing(30, z=0.4)])
