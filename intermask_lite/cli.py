@@ -165,10 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "config they were trained with)")
     _common(t, sampling=False)
 
-    e = sub.add_parser("evaluate", help="metrics with 95 %% intervals, written as Markdown and JSON",
+    e = sub.add_parser("evaluate", help="metrics with 95 %% intervals, written as Markdown, JSON and a figure",
                        description="Evaluate the kit on the built-in test split against a ground-truth row.")
     e.add_argument("--replications", type=_positive_int, default=None, help="default: the preset's")
-    e.add_argument("--out", type=Path, default=Path("runs/eval"), help="folder for report.md and report.json")
+    e.add_argument("--out", type=Path, default=Path("runs/eval"), help="folder for report.md, report.json and report.png")
     e.add_argument("--overwrite", action="store_true", help="replace a report already in --out")
     _anchor(e)
     _common(e, sampling=False)
@@ -352,7 +352,7 @@ def run(args) -> int:
         report = evaluate(kit, replications=args.replications, seed=args.seed)
         md, js = write_report(report, args.out)
         print(md.read_text())
-        print(f"written: {md} and {js}")
+        print(f"written: {md}, {js} and {md.with_name('report.png')}")
         return 0
     if args.command == "build-checkpoints":
         from .checkpoints import build_shipped

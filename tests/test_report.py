@@ -8,7 +8,8 @@ import torch
 
 from intermask_lite import cli
 from intermask_lite.data.synthetic import load_split
-from intermask_lite.eval.report import ROWS, evaluate, metric_keys, write_report
+from intermask_lite.eval import report as report_mod
+from intermask_lite.eval.report import ROWS, evaluate, metric_keys, work_units, write_report
 from intermask_lite.kit import Kit
 
 N_CLIPS, REPS = 6, 2
@@ -105,6 +106,65 @@ def test_markdown_and_json(report, artifacts, tmp_path):
     loaded = json.loads(json_path.read_text(encoding="utf-8"))
     assert loaded["rows"]["generated"]["fid"]["values"] == report["rows"]["generated"]["fid"]["values"]
     assert loaded["environment"]["torch"] == torch.__version__
+    assert sorted(p.name for p in md_path.parent.iterdir()) == ["report.json", "report.md", "report.png"]
+
+
+def test_the_report_figure_has_one_panel_per_metric_with_intervals(report, tmp_path):
+    from PIL import Image
+
+    from intermask_lite.eval import plot_report
+    from intermask_lite.eval.report_io import metric_label
+    md_path, _ = write_report(report, tmp_path / "out")
+    with Image.open(md_path.with_name("report.png")) as im:
+        assert im.format == "PNG" and im.size[0] > 600
+    fig = plot_report(report)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+    shown = [k for k in report["metrics"] if any(report["rows"][n][k] for n in report["rows"])]
+    assert [ax.get_title() for ax in panels] == [metric_label(k) for k in shown]
+    fid = panels[0]
+    assert len(fid.containers) == len(ROWS)                             # an error bar per row: mean ± 95 % CI
+    for container, name in zip(fid.containers, ROWS):
+        (x,), _ = container.lines[0].get_data()
+        assert x == pytest.approx(report["rows"][name]["fid"]["mean"])
+        caps = container.lines[1]                                      # the interval's two ends
+        left, right = sorted(float(c.get_xdata()[0]) for c in caps)
+        ci = report["rows"][name]["fid"]["ci"]
+        assert (left, right) == pytest.approx((x - ci, x + ci))
+    assert any(line.get_linestyle() == ":" for line in fid.lines)       # the ground truth marked
+    json_only, _ = write_report(report, tmp_path / "plain", figure=False)
+    assert not json_only.with_name("report.png").exists()
+
+
+def test_one_progress_bar_counts_all_the_work_once(kit, clips, monkeypatch, capsys):
+    bars = []
+
+    class Recording(report_mod.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.described, self.shown = [], not kwargs.get("disable")  # (close() sets .disable)
+            bars.append(self)
+
+        def set_description_str(self, desc=None, refresh=True):
+            self.described.append(desc)
+            super().set_description_str(desc, refresh)
+
+    monkeypatch.setattr(report_mod, "tqdm", Recording)
+    got = evaluate(kit, clips, seed=3, **{**ARGS, "progress": True})
+    units = work_units(REPS)                                           # tokens, reaction and paraphrases
+    assert len(units) == 2 + REPS * 6 + len(ROWS) and len(set(units)) == len(units)
+    assert len(bars) == 1, "one bar over every replication and row"
+    bar = bars[0]
+    assert bar.total == len(units) and bar.n == bar.total and bar.shown
+    assert bar.described == [f"evaluate: {u}" for u in units] + ["evaluate: done"]
+    assert list(got["physics"]) == list(ROWS)
+    err = capsys.readouterr().err                                      # nothing else draws a bar
+    shown = [line.strip() for line in err.replace("\r", "\n").splitlines() if line.strip()]
+    assert shown and all(line.startswith("evaluate") for line in shown), shown[:5]
+    assert f"{len(units)}/{len(units)}" in shown[-1]
+    bars.clear()
+    evaluate(kit, clips, seed=3, **{**ARGS, "replications": 1, "reaction": False, "paraphrases": False})
+    assert bars[0].total == len(work_units(1, reaction=False, paraphrases=False)) == 2 + 4 + 3
+    assert not bars[0].shown and bars[0].described[-1] == "evaluate: done"   # progress=False: counted, unseen
 
 
 def test_bad_input_errors(kit, clips):
@@ -123,7 +183,11 @@ def test_cli_writes_both_files(artifacts, tmp_path, capsys):
                      "--device", "cpu", "--replications", "2"])
     assert code == 0
     assert (out / "report.md").exists() and json.loads((out / "report.json").read_text())["preset"] == "smoke"
-    assert "written:" in capsys.readouterr().out
+    assert (out / "report.png").stat().st_size > 0
+    captured = capsys.readouterr()
+    assert "written:" in captured.out and "report.png" in captured.out
+    bars = [line.strip() for line in captured.err.replace("\r", "\n").splitlines() if "it/s" in line or "%|" in line]
+    assert bars and all(line.startswith("evaluate") for line in bars), bars[:5]  # one bar, no library's
 
 
 def test_paraphrase_row_sits_beside_the_generated_row(report, clips):

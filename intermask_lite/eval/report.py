@@ -51,6 +51,18 @@ def metric_keys(pools) -> list[str]:
     return ["fid", *tops, "mm_dist", "diversity", "multimodality", "class_acc", "mpjpe_mm", "mpjpe_aligned_mm"]
 
 
+def work_units(replications: int, tokens: bool = True, reaction: bool = True, paraphrases: bool = True) -> list[str]:
+    """What evaluate's one progress bar counts, in order: one unit per row of each replication, the embedding of
+    the ground truth (and the tokenizer round trip), and the physics of each set compared."""
+    per_rep = ["ground truth", "generated", "multimodality", *(["generated (paraphrases)"] if paraphrases else []),
+               *(["reaction"] if reaction else []), *(["reconstruction"] if tokens else [])]
+    sets = ["ground truth", "generated", *(["generated (paraphrases)"] if paraphrases else []),
+            *(["reaction"] if reaction else []), *(["reconstruction"] if tokens else [])]
+    return (["embedding the ground truth", *(["tokenizer round trip (reconstruction)"] if tokens else [])]
+            + [f"{name} (replication {r + 1}/{replications})" for r in range(replications) for name in per_rep]
+            + [f"physics of {name}" for name in sets])
+
+
 def _test_set(kit, clips) -> dict:
     """GT joints cropped to a multiple of 4 frames and at most max_frames, their token columns, captions, labels."""
     if clips is None:
@@ -183,8 +195,22 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         reaction = False
         notes.append("the model has no tokens: generated row only (no reaction, no reconstruction)")
 
+    para_ok = paraphrases and _paraphrases(data["labels"], seed) is not None  # depends on the labels alone
+    units = work_units(replications, tokens=tokens, reaction=reaction, paraphrases=para_ok)
+    bar = tqdm(total=len(units), desc="evaluate", unit="step", disable=not progress)
+    started = []
+
+    def step(what: str) -> None:
+        """Count the unit just finished (if any) and name the one starting: one bar over all the work."""
+        if started:
+            bar.update(1)
+        started.append(what)
+        bar.set_description_str(f"evaluate: {what}")
+
+    step("embedding the ground truth")
     gt_emb = embed_joints(ev, data["joints"], fps)  # (N, D)
     if tokens:
+        step("tokenizer round trip (reconstruction)")
         recon_ids = [kit.tokenize(Motion(j, fps=fps)) for j in data["joints"]]  # each (2, R, C)
         recon = [kit.detokenize(ids)[:, : j.shape[1]]  # the tokenizer's own output, as long as the clip
                  for ids, j in zip(recon_ids, data["joints"])]
@@ -197,7 +223,9 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
     seeds = [seed * 1000 + r for r in range(replications)]
     rows = {name: [] for name in ROWS}
     half_fid, first = [], {}
-    for rep_seed in tqdm(seeds, desc="evaluation replications", disable=not progress):
+    for r, rep_seed in enumerate(seeds):
+        rep = f" (replication {r + 1}/{replications})"
+        step("ground truth" + rep)
         rng = np.random.default_rng(rep_seed)
         texts = [caps[rng.integers(len(caps))] for caps in data["captions"]]
         text_emb = embed_texts(ev, texts)  # (N, D)
@@ -206,8 +234,10 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         halves = rng.permutation(n)
         half_fid.append(metrics.fid(gt_emb[halves[: n // 2]], gt_emb[halves[n // 2:]]))
 
+        step("generated" + rep)
         gen = _decode_joints(kit, texts, data["cols"], rep_seed, "generated", sampling, stages=stages)
         row = _row(ev, embed_joints(ev, gen, fps), text_emb, gt_emb, *common)
+        step("multimodality" + rep)
         prompts = rng.choice(n, mm_prompts, replace=False)
         mm = _decode_joints(kit, [texts[i] for i in prompts for _ in range(mm_samples)],
                             [data["cols"][i] for i in prompts for _ in range(mm_samples)], rep_seed, "multimodality",
@@ -217,24 +247,33 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         rows["generated"].append(row)
         first.setdefault("generated", gen)
 
-        para = _paraphrases(data["labels"], rep_seed) if paraphrases else None
+        para = _paraphrases(data["labels"], rep_seed) if para_ok else None
         if para is not None:
+            step("generated (paraphrases)" + rep)
             gen_p = _decode_joints(kit, para, data["cols"], rep_seed, "paraphrases", sampling, stages=stages)
             rows["generated (paraphrases)"].append(_row(ev, embed_joints(ev, gen_p, fps), text_emb, gt_emb, *common))
             first.setdefault("generated (paraphrases)", gen_p)
 
         if reaction:
+            step("reaction" + rep)
             react = _decode_joints(kit, texts, data["cols"], rep_seed, "reaction", sampling,
                                    [ids[0] for ids in recon_ids], stages=stages)
             rows["reaction"].append(_row(ev, embed_joints(ev, react, fps), text_emb, gt_emb, *common))
             first.setdefault("reaction", react)
         if tokens:
+            step("reconstruction" + rep)
             recon_row = _row(ev, recon_emb, text_emb, gt_emb, *common)
             recon_row.update(recon_mpjpe)
             rows["reconstruction"].append(recon_row)
 
     sets = {"ground truth": data["joints"], **first, **({"reconstruction": recon} if tokens else {})}
-    physics_rows = {name: physics.physics_report(j, fps, labels=data["labels"]) for name, j in sets.items()}
+    physics_rows = {}
+    for name, j in sets.items():
+        step(f"physics of {name}")
+        physics_rows[name] = physics.physics_report(j, fps, labels=data["labels"])
+    bar.update(1)
+    bar.set_description_str("evaluate: done")
+    bar.close()
     if not reaction and tokens:
         notes.append("reaction generation not evaluated (reaction=False)")
     summary = {name: _summarise(reps, keys) for name, reps in rows.items() if reps}

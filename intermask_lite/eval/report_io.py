@@ -1,12 +1,16 @@
-"""Writing an evaluation report (eval.report.evaluate) as Markdown and JSON, plus what identifies a run.
+"""Writing an evaluation report (eval.report.evaluate) as Markdown, JSON and a figure, plus what identifies a run.
 
-    md_path, json_path = write_report(report, "runs/eval")
+    md_path, json_path = write_report(report, "runs/eval")     # also runs/eval/report.png (figure=True)
     print(to_markdown(report))
+    fig = plot_report(report)                                   # the figure alone: one panel per metric
 
 A report names the evaluator it was measured with (sha256 of its checkpoint file): numbers are only
 comparable under the same evaluator. The environment fingerprint records versions, device and commit.
 """
 from __future__ import annotations
+
+# Imported inside functions: matplotlib, when the report's figure is drawn (reading or writing the Markdown
+# and JSON never loads it).
 
 import hashlib
 import json
@@ -19,6 +23,7 @@ import numpy as np
 import torch
 
 from ..evaluator import evaluator_checksum
+from ..utils import atomic_write
 
 # column label and better direction of each metric key (R-precision keys are "top{k}@{pool}")
 LABELS = {"fid": "FID ↓", "mm_dist": "MM Dist ↓", "diversity": "Diversity →GT", "multimodality": "MModality ↑",
@@ -142,11 +147,76 @@ def _plain(value):
     return value
 
 
-def write_report(report: dict, out_dir) -> tuple[Path, Path]:
-    """Write out_dir/report.md and out_dir/report.json; returns (md_path, json_path)."""
+GT_COLOR, ROW_COLOR = "#222222", "#4C72B0"
+
+
+def plot_report(report: dict, ncols: int = 4):
+    """The metric table as a matplotlib Figure (not attached to pyplot): one panel per metric (FID, R@k, MM Dist,
+    Diversity, MModality, class accuracy, MPJPE), each row's mean as a dot with its 95 % interval as error bars.
+    The ground-truth row is drawn in black with a dotted line at its mean (the target; for FID the set against
+    itself, ~0), and the FID panel shades the sampling-noise floor (FID between two halves of the GT set)."""
+    from matplotlib.figure import Figure
+
+    rows, names = report["rows"], list(report["rows"])
+    keys = [k for k in report["metrics"] if any((rows[n].get(k) or {}).get("mean") is not None for n in names)]
+    if not keys:
+        raise ValueError("plot_report: the report has no metric with a value")
+    ncols = max(1, min(ncols, len(keys)))
+    nrows = -(-len(keys) // ncols)
+    fig = Figure(figsize=(3.2 * ncols, (0.32 * len(names) + 1.0) * nrows + 0.5), dpi=100)
+    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
+    y = np.arange(len(names))[::-1]                             # the first row on top, as in the table
+    for ax, key in zip(axes.flat, keys):
+        for yi, name in zip(y, names):
+            stat = rows[name].get(key)
+            if not stat or stat.get("mean") is None or not math.isfinite(stat["mean"]):  # (JSON: NaN -> None)
+                ax.annotate("n/a", (0.5, yi), xycoords=("axes fraction", "data"), ha="center", va="center",
+                            fontsize=7, color="#999999")
+                continue
+            gt = name == "ground truth"
+            ax.errorbar(stat["mean"], yi, xerr=stat.get("ci") or 0.0, fmt="D" if gt else "o", ms=5, capsize=3, lw=1.2,
+                        color=GT_COLOR if gt else ROW_COLOR)
+            if gt:
+                ax.axvline(stat["mean"], color=GT_COLOR, lw=0.8, ls=":")
+        half = report.get("gt_half_fid")
+        if key == "fid" and half:
+            ax.axvspan(0.0, half["mean"], color="#DD8452", alpha=0.2, lw=0, label="noise floor")
+            ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
+        ax.set_title(metric_label(key), fontsize=9)
+        ax.margins(x=0.15)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].set_yticks(y, names)
+    for ax in axes[:, 0]:
+        ax.tick_params(axis="y", labelsize=8)
+    axes[0, 0].set_ylim(-0.6, len(names) - 0.4)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.suptitle(f"preset {report['preset']}: mean and 95 % interval over {report['replications']} "
+                 "replication(s); black = ground truth", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def write_report_figure(report: dict, path) -> Path:
+    """plot_report(report) saved as a PNG at `path` (atomically); returns the path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = plot_report(report)
+    FigureCanvasAgg(fig)
+    path = Path(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    return path
+
+
+def write_report(report: dict, out_dir, figure: bool = True) -> tuple[Path, Path]:
+    """Write out_dir/report.md and out_dir/report.json, and with `figure` out_dir/report.png (plot_report);
+    returns (md_path, json_path)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     md_path, json_path = out / "report.md", out / "report.json"
     md_path.write_text(to_markdown(report), encoding="utf-8")
     json_path.write_text(json.dumps(_plain(report), indent=1, allow_nan=False), encoding="utf-8")
+    if figure:
+        write_report_figure(report, out / "report.png")
     return md_path, json_path
