@@ -100,8 +100,9 @@ def test_the_shipped_tokenizer_reconstructs_as_its_layers_written_out():
         recon = tok.reconstruct(grid)                                  # (B, 12, 22, T)
         assert torch.equal(recon, reference_forward(tok.state_dict(), tok.cfg, grid))
         tokens = tok.encode(grid)                                      # (B, 5, T/4)
+    # the tokens are those of the tokenizer before its decoder was tuned for read-back (vq.readback freezes the encoder)
     assert tokens[0, :, 0].tolist() == [170, 384, 147, 465, 511] and int(tokens.sum()) == 40441
-    expected = torch.tensor([[-0.1420786, -0.1529251], [-0.2667144, -0.2860208], [-0.0128300, -0.0235559]])
+    expected = torch.tensor([[-0.1462171, -0.1529035], [-0.2323078, -0.2630143], [0.0010007, -0.0133577]])
     assert torch.allclose(recon[0, :3, 0, :2], expected, atol=1e-4)   # the layouts differ by up to ~1e-5
 
 
