@@ -83,12 +83,14 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
     dev = get_device(device)
     path = checkpoint_path(kind, preset.name, artifacts_dir, shipped)
     resume_at = unfinished_step(kind, preset, artifacts_dir)
+    steps = getattr(preset, TRAIN_SECTION[kind]).steps
+    what = ("its decoder tuning (vq_tune) is still to do" if resume_at == steps
+            else f"step {resume_at} of the preset's {steps}")
     if resume_at is not None and not train:
-        steps = getattr(preset, TRAIN_SECTION[kind]).steps
-        print(f"{kind}: note: {path} is an unfinished run (step {resume_at} of the preset's {steps}); using it as it "
-              f"stands (`python -m intermask_lite train {kind} --preset {preset.name}` resumes it)", file=sys.stderr)
+        print(f"{kind}: note: {path} is an unfinished run ({what}); using it as it stands "
+              f"(`python -m intermask_lite train {kind} --preset {preset.name}` resumes it)", file=sys.stderr)
     if resume_at is not None and train:
-        print(f"{kind}: resuming the interrupted run at step {resume_at}")
+        print(f"{kind}: resuming the interrupted run ({what})")
     elif path is not None:
         print(f"{kind}: loading {path}")
         if path.parent == SHIPPED_DIR:
@@ -108,10 +110,10 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
             print(warning, file=sys.stderr)
         if preset.vq_tune.steps > 0:
             print(f"vq: tuning the decoder for read-back ({preset.vq_tune.steps} steps)")
-            base = None if out_dir is None else load_checkpoint(checkpoint_path("vq", preset.name, artifacts_dir,
-                                                                                 shipped=False), kind="vq")
-            if base is not None:
-                model = _loader("vq")(checkpoint_path("vq", preset.name, artifacts_dir, shipped=False))
+            base = None
+            if out_dir is not None:                                    # tune the best tokenizer, as written
+                src = checkpoint_path("vq", preset.name, artifacts_dir, shipped=False)
+                base, model = load_checkpoint(src, kind="vq"), _loader("vq")(src)
             model, _ = tune_decoder(model, preset, *training_clips(preset), base=base, out_dir=out_dir,
                                     device=device, progress=progress, seed=seed)
     elif kind == "transformer":

@@ -19,18 +19,14 @@ hold {"format", "kind", "step", "config", "model", "optimizer", "scheduler", "sc
 "world"}, so that a run resumed with another number of processes continues where the old one stopped.
 
 Beside each last checkpoint (so an interrupted run has them too) rank 0 writes the history in plain files
-(write_history): {kind}_history.csv (one row per optimiser step: step, loss, lr, seconds and each training
+(history.write_history): {kind}_history.csv (one row per optimiser step: step, loss, lr, seconds and each training
 term), {kind}_val_history.csv (one row per validation: val_step and each val_* score) and {kind}_loss.png
-(plot_history: training loss raw and smoothed, validation loss, learning rate). The CSVs are rewritten at every
+(history.plot_history: training loss raw and smoothed, validation loss, learning rate). The CSVs are rewritten at every
 last checkpoint and cover the steps that checkpoint holds; the picture is redrawn at most as often as keeps
 its drawing under PLOT_SHARE of the training time (and always at the end).
 """
 from __future__ import annotations
 
-# Imported inside functions: matplotlib, when the loss curve is drawn at a checkpoint (a run without out_dir,
-# and importing the package, never load it).
-
-import csv
 import math
 import time
 import warnings
@@ -44,10 +40,10 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from .distributed import is_sharded, mean_over_processes, rank_and_world
-from .utils import (CHECKPOINT_FORMAT, atomic_torch_save, atomic_write, cpu_has_bf16, get_device,
-                    load_checkpoint, run_lock, seed_everything)
+from .history import write_history
+from .utils import (CHECKPOINT_FORMAT, atomic_torch_save, cpu_has_bf16, get_device, load_checkpoint, run_lock,
+                    seed_everything)
 
-STEP_COLUMNS = ("step", "loss", "lr", "seconds")  # first columns of {kind}_history.csv, then the training terms
 PLOT_SHARE = 0.02  # at most this share of the training time goes to redrawing {kind}_loss.png
 
 
@@ -99,104 +95,6 @@ def save_checkpoint(path: Path, kind: str, step: int, model, optimizer, schedule
         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else {},
         "history": history, "extra": extra or {}, "data": data or {},
     }, path)
-
-
-def history_tables(history: dict) -> tuple[dict, dict]:
-    """(per-step columns, per-validation columns) of a fit history, each {name: list} of equal lengths.
-
-    Per step: step, loss, lr, seconds, then every other list as long as "step" (the training terms, in the
-    order they were first logged). Per validation: val_step, then every val_* list as long as it. "threads"
-    (one entry per session) and lists of other lengths stay in the checkpoint only.
-    """
-    n = len(history.get("step", []))
-    steps = {k: history[k] for k in STEP_COLUMNS if k in history}
-    steps.update({k: v for k, v in history.items() if k not in steps and k != "threads" and
-                  not k.startswith("val_") and isinstance(v, list) and len(v) == n})
-    m = len(history.get("val_step", []))
-    vals = {"val_step": history["val_step"]} if m else {}
-    vals.update({k: v for k, v in history.items() if m and k.startswith("val_") and k != "val_step" and
-                 isinstance(v, list) and len(v) == m})
-    return steps, vals
-
-
-def _cell(key: str, value) -> str:
-    if key in ("step", "val_step"):
-        return str(int(value))
-    value = float(value)
-    return repr(value) if math.isfinite(value) else ""  # shortest text that reads back exactly; NaN/inf empty
-
-
-def _write_csv(path: Path, columns: dict) -> None:
-    def write(tmp):
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            out = csv.writer(fh)
-            out.writerow(list(columns))
-            out.writerows([_cell(k, v) for k, v in zip(columns, row)] for row in zip(*columns.values()))
-    atomic_write(path, write)
-
-
-def _smooth(values, span: float) -> list[float]:
-    """Exponential moving average with time constant `span` steps, bias-corrected at the start."""
-    beta, avg, out = 1.0 - 1.0 / max(span, 1.0), 0.0, []
-    for i, v in enumerate(values, 1):
-        avg = beta * avg + (1.0 - beta) * v
-        out.append(avg / (1.0 - beta ** i) if beta > 0 else v)
-    return out
-
-
-def plot_history(history: dict, title: str = ""):
-    """A matplotlib Figure (not attached to pyplot) of a fit history: training loss per step (faint) and smoothed,
-    validation loss at each validation, and the learning rate below. The loss axis is logarithmic when the
-    losses are positive and span more than a factor of 10."""
-    from matplotlib.figure import Figure
-
-    steps, vals = history_tables(history)
-    fig = Figure(figsize=(7, 4.2), dpi=100)
-    loss_ax, lr_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    x, loss = steps.get("step", []), [v if math.isfinite(v) else math.nan for v in steps.get("loss", [])]
-    if loss:
-        loss_ax.plot(x, loss, color="#4C72B0", alpha=0.25, lw=0.8, label="training loss")
-        loss_ax.plot(x, _smooth(loss, max(len(loss) / 100, 1.0)), color="#4C72B0", lw=1.8,
-                     label="training loss (smoothed)")
-    if "val_loss" in vals:
-        loss_ax.plot(vals["val_step"], vals["val_loss"], "o-", color="#DD8452", lw=1.5, ms=4,
-                     label="validation loss")
-    shown = [v for v in loss + vals.get("val_loss", []) if math.isfinite(v)]
-    if shown and min(shown) > 0 and max(shown) > 10 * min(shown):
-        loss_ax.set_yscale("log")
-    loss_ax.set_ylabel("loss")
-    loss_ax.grid(alpha=0.3)
-    if loss or "val_loss" in vals:
-        loss_ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
-    loss_ax.set_title(title or "training history", fontsize=10)
-    if "lr" in steps:
-        lr_ax.plot(x, steps["lr"], color="#55A868", lw=1.2)
-    lr_ax.set_ylabel("lr")
-    lr_ax.set_xlabel("optimiser step")
-    lr_ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def write_history(out_dir, kind: str, history: dict, plot: bool = True) -> list[Path]:
-    """Write out_dir/{kind}_history.csv, {kind}_val_history.csv (when there were validations) and, with plot,
-    {kind}_loss.png, each atomically (a temp file, then a rename); returns the paths written. fit calls it at
-    each last checkpoint on rank 0; it also redraws the files from a checkpoint's "history" afterwards."""
-    out = Path(out_dir)
-    steps, vals = history_tables(history)
-    written = [out / f"{kind}_history.csv"]
-    _write_csv(written[0], steps)
-    if vals:
-        written.append(out / f"{kind}_val_history.csv")
-        _write_csv(written[-1], vals)
-    if plot:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        fig = plot_history(history, title=f"{kind}: {len(steps.get('step', []))} steps")
-        FigureCanvasAgg(fig)
-        written.append(out / f"{kind}_loss.png")
-        atomic_write(written[-1], lambda tmp: fig.savefig(tmp, format="png"))
-    return written
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

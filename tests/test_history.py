@@ -6,6 +6,7 @@ import sys
 import pytest
 from PIL import Image
 
+from intermask_lite import history as history_mod
 from intermask_lite import train as train_mod
 from intermask_lite.train import fit, write_history
 from intermask_lite.utils import load_checkpoint
@@ -64,13 +65,13 @@ def test_an_interrupted_run_has_its_files_and_the_resumed_one_covers_every_step_
 
 def test_the_curve_is_redrawn_within_its_time_share_and_always_at_the_end(tmp_path, monkeypatch):
     drawn = []
-    real = train_mod.plot_history
+    real = history_mod.plot_history
 
     def counting(history, title=""):
         drawn.append(len(history["step"]))
         return real(history, title)
 
-    monkeypatch.setattr(train_mod, "plot_history", counting)
+    monkeypatch.setattr(history_mod, "plot_history", counting)
     for share, expected in ((1e9, [10, 20, 30, 40]), (0.0, [10, 40])):  # 0: only the first and the last
         drawn.clear()
         monkeypatch.setattr(train_mod, "PLOT_SHARE", share)
@@ -85,7 +86,7 @@ def test_a_picture_that_fails_warns_once_and_training_goes_on(tmp_path, monkeypa
     def broken(history, title=""):
         raise RuntimeError("no fonts")
 
-    monkeypatch.setattr(train_mod, "plot_history", broken)
+    monkeypatch.setattr(history_mod, "plot_history", broken)
     model, loss_fn, val_fn, loader = regression_setup()
     with pytest.warns(RuntimeWarning, match="could not write the history files.*no fonts") as caught:
         hist = fit(model, loss_fn, loader, cfg(), val_fn=val_fn, out_dir=tmp_path, kind="toy", progress=False)
