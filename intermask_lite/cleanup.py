@@ -7,8 +7,9 @@ each one switchable by name (`stages=`), and `stage_report` measures every stage
 - "skeleton_fit": each person gets one skeleton, its bone lengths the median of the decoded ones; the pose is
   posed back by forward kinematics along the decoded bone directions, smoothed over time (`smooth_frames`).
   Directions come from positions, not from the decoded rotation channels: rotation errors add up along a chain.
-- "push_apart": where the two bodies' capsule proxies overlap by more than `pen_tol`, both people move apart
-  horizontally by half the excess each, the push smoothed over time so it does not jerk.
+- "push_apart": where the two bodies' capsule proxies (torso, head, legs) overlap by more than `pen_tol`, both
+  people move apart horizontally by half the excess each; then an arm that reaches into the partner is moved out
+  (elbow and wrist, posed back from the shoulder so bones keep their length). Both pushes are smoothed over time.
 - "foot_lock": foot contacts found on the fitted, pushed motion (low and slow, short gaps closed) hold each foot
   where it stood during the contact, with a short blend in and out; the leg follows by two-bone IK, so bones keep
   their length.
@@ -180,9 +181,17 @@ def lock_feet(person: np.ndarray, fps: float) -> np.ndarray:
 # the capsules whose overlap moves the bodies: all but the arms, which reach for the partner (a hug's forearms lie on
 # the partner's back, a push's hands on the chest) and pushing the whole bodies apart for them breaks the contact
 BODY_CAPSULES = [i for i, (name, *_rest) in enumerate(physics.CAPSULES) if not name.endswith("arm")]
+_CAPSULE = {name: (start, end, radius) for name, start, end, radius in physics.CAPSULES}
+ARMS = (("l_upper_arm", "l_forearm"), ("r_upper_arm", "r_forearm"))  # shoulder-elbow, elbow-wrist
 
 
-def push_apart(pair: np.ndarray, pen_tol: float = PEN_TOL, iterations: int = PUSH_ROUNDS) -> np.ndarray:
+def _smooth_push(excess: np.ndarray) -> np.ndarray:
+    """(T,) overlap beyond the tolerance -> a push that rises and falls smoothly: the largest excess nearby, smoothed."""
+    wide = np.array([excess[max(0, t - 2): t + 3].max() for t in range(len(excess))])
+    return gaussian_smooth(wide, 1.5)                                   # (T,) metres
+
+
+def push_bodies_apart(pair: np.ndarray, pen_tol: float = PEN_TOL, iterations: int = PUSH_ROUNDS) -> np.ndarray:
     """Two people (2, T, 22, 3) moved apart horizontally where their bodies (BODY_CAPSULES: torso, head, legs, feet)
     overlap by more than pen_tol; arms are left where they are."""
     out = pair.copy()
@@ -191,9 +200,7 @@ def push_apart(pair: np.ndarray, pen_tol: float = PEN_TOL, iterations: int = PUS
         excess = np.maximum(-physics.capsule_gaps(out)[body].min(axis=(1, 2)) - pen_tol, 0.0)  # (T,)
         if not excess.any():
             break
-        # a push that rises and falls smoothly: the largest excess nearby, then smoothed
-        wide = np.array([excess[max(0, t - 2): t + 3].max() for t in range(len(excess))])
-        push = gaussian_smooth(wide, 1.5)                               # (T,) metres
+        push = _smooth_push(excess)                                     # (T,) metres
         away = out[1, :, 0, [0, 2]].T - out[0, :, 0, [0, 2]].T          # (T, 2) from A's pelvis to B's
         norm = np.linalg.norm(away, axis=-1, keepdims=True)
         away = np.where(norm > 1e-6, away / np.maximum(norm, 1e-6), [0.0, 1.0])
@@ -202,6 +209,59 @@ def push_apart(pair: np.ndarray, pen_tol: float = PEN_TOL, iterations: int = PUS
         out[0] -= shift[:, None]
         out[1] += shift[:, None]
     return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def _arm_shift(person: np.ndarray, partner: np.ndarray, capsule: str, pen_tol: float) -> np.ndarray | None:
+    """(T, 3) how far one arm capsule of `person` must move to overlap every capsule of `partner` by no more than
+    pen_tol (out along the line between the closest points, smoothed over time), or None where it never does."""
+    start, end, radius = _CAPSULE[capsule]
+    on_arm, on_partner = physics.closest_points(person[:, start, None], person[:, end, None],
+                                                partner[:, physics.CAP_START], partner[:, physics.CAP_END])  # (T, K, 3)
+    out = on_arm - on_partner                                           # (T, K, 3) partner -> arm
+    gap = np.linalg.norm(out, axis=-1) - radius - physics.CAP_RADIUS  # (T, K)
+    deepest = gap.argmin(axis=1)                                        # (T,)
+    frames = np.arange(len(gap))
+    excess = np.maximum(-gap[frames, deepest] - pen_tol, 0.0)          # (T,)
+    if not excess.any():
+        return None
+    direction = _unit(gaussian_smooth(_unit(out[frames, deepest]), 1.5))  # (T, 3) smoothed, so the arm does not jerk
+    return _smooth_push(excess)[:, None] * direction
+
+
+def push_arms_out(pair: np.ndarray, pen_tol: float = PEN_TOL, iterations: int = PUSH_ROUNDS) -> np.ndarray:
+    """Two people (2, T, 22, 3) whose arms reach into the partner (any capsule, arms included) by more than pen_tol,
+    with elbow and wrist moved out and the arm posed back from the shoulder, so each bone keeps its length and the
+    hand stays on the partner's surface (a hug's hands on the back, a push's on the chest)."""
+    out = pair.copy()
+    for _ in range(iterations):
+        moved = False
+        for s in (0, 1):
+            for upper, fore in ARMS:
+                shoulder, elbow, _ = _CAPSULE[upper]
+                wrist = _CAPSULE[fore][1]
+                for capsule in (upper, fore):
+                    shift = _arm_shift(out[s], out[1 - s], capsule, pen_tol)  # (T, 3) or None
+                    if shift is None:
+                        continue
+                    moved = True
+                    p = out[s]                                          # (T, 22, 3), a view: edited in place
+                    upper_len = np.linalg.norm(p[:, elbow] - p[:, shoulder], axis=-1, keepdims=True)  # (T, 1)
+                    fore_len = np.linalg.norm(p[:, wrist] - p[:, elbow], axis=-1, keepdims=True)
+                    wanted_wrist = p[:, wrist] + shift
+                    p[:, elbow] = p[:, shoulder] + upper_len * _unit(p[:, elbow] + shift - p[:, shoulder])
+                    p[:, wrist] = p[:, elbow] + fore_len * _unit(wanted_wrist - p[:, elbow])
+        if not moved:
+            break
+    return out
+
+
+def push_apart(pair: np.ndarray, pen_tol: float = PEN_TOL, iterations: int = PUSH_ROUNDS) -> np.ndarray:
+    """Two people (2, T, 22, 3) that overlap by no more than pen_tol: bodies moved apart, then arms moved out."""
+    return push_arms_out(push_bodies_apart(pair, pen_tol, iterations), pen_tol, iterations)
 
 
 # ---------------------------------------------------------------- the pipeline

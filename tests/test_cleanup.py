@@ -83,17 +83,26 @@ def test_push_apart_separates_overlapping_bodies_and_leaves_apart_ones_alone():
     np.testing.assert_array_equal(cleanup.push_apart(apart), apart)
 
 
-def test_push_apart_leaves_arms_that_reach_into_the_partner():
-    # 0.5 m apart, facing along z: bodies clear, but A's right forearm lies inside B's torso (a hug, a push)
+def test_push_apart_moves_an_arm_out_of_the_partner_not_the_bodies():
+    # 0.5 m apart, facing along z: bodies clear, but A's right hand pushes into B's chest
     pair = np.stack([bent_standing(12), bent_standing(12, z=0.5)])
-    pair[0, :, 19] = pair[1, :, 6] + np.array([0.0, 0.0, -0.05])       # elbow just in front of B's spine
-    pair[0, :, 21] = pair[1, :, 6] + np.array([0.2, 0.0, 0.05])        # wrist through B's torso
+    pair[0, :, 19] = pair[1, :, 6] + np.array([0.05, 0.0, -0.3])       # elbow in front of B
+    pair[0, :, 21] = pair[1, :, 6] + np.array([0.0, 0.0, -0.05])       # wrist inside B's torso
     gaps = physics.capsule_gaps(pair)
     arm = [i for i, c in enumerate(physics.CAPSULES) if c[0] == "r_forearm"][0]
     assert -gaps[:, arm].min() > 0.1                                   # the forearm overlaps B deeply
     body = np.ix_(range(12), cleanup.BODY_CAPSULES, cleanup.BODY_CAPSULES)
     assert gaps[body].min() > 0                                        # the bodies themselves do not
-    np.testing.assert_array_equal(cleanup.push_apart(pair), pair)     # so nobody is moved
+    np.testing.assert_array_equal(cleanup.push_bodies_apart(pair), pair)  # so nobody is moved
+    pushed = cleanup.push_apart(pair)
+    assert -physics.capsule_gaps(pushed).min() < cleanup.PEN_TOL + 0.01  # the arm is out of B
+    moved = np.flatnonzero(np.abs(pushed - pair).max(axis=(1, 3))[0] > 0)  # joints of A that moved
+    assert set(moved) <= {19, 21}                                      # elbow and wrist only; B untouched
+    np.testing.assert_array_equal(pushed[1], pair[1])
+    before, after = sk.bone_lengths(pair[0]), sk.bone_lengths(pushed[0])  # (T, 21)
+    np.testing.assert_allclose(after, before, atol=1e-9)               # the arm keeps its bone lengths
+    hand_to_spine = np.linalg.norm(pushed[0, :, 21, None] - pushed[1, :, [3, 6, 9]].transpose(1, 0, 2), axis=-1)
+    assert hand_to_spine.min(axis=1).max() < physics.CONTACT_SPECS["hug"][2]  # the hand still touches B
 
 
 def test_feet_stay_planted_when_the_bodies_are_pushed_apart():

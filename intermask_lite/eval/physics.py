@@ -30,9 +30,9 @@ CAPSULES = [
     ("l_shin", 4, 7, 0.05), ("r_shin", 5, 8, 0.05),
     ("l_foot", 7, 10, 0.04), ("r_foot", 8, 11, 0.04),
 ]
-_CAP_START = np.array([c[1] for c in CAPSULES])
-_CAP_END = np.array([c[2] for c in CAPSULES])
-_CAP_RADIUS = np.array([c[3] for c in CAPSULES])
+CAP_START = np.array([c[1] for c in CAPSULES])
+CAP_END = np.array([c[2] for c in CAPSULES])
+CAP_RADIUS = np.array([c[3] for c in CAPSULES])
 
 # Contact classes: which joints of one person should meet which joints of the other (either person may be
 # the one who reaches; the closer of the two directions counts). Wrists stand in for hands.
@@ -62,11 +62,11 @@ def _check_joints(joints) -> np.ndarray:
 
 # ---------------------------------------------------------------- capsules and interpenetration
 
-def segment_distance(p1, q1, p2, q2, eps: float = 1e-12) -> np.ndarray:
-    """Shortest distance between segments [p1, q1] and [p2, q2]; all (..., 3), broadcast -> (...).
+def closest_points(p1, q1, p2, q2, eps: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """The closest points of segments [p1, q1] and [p2, q2] (all (..., 3), broadcast): (on 1, on 2), each (..., 3).
 
-    Closest points by clamping the line parameters (s on segment 1, t on segment 2), handling
-    degenerate (point) segments; see Ericson, Real-Time Collision Detection, 5.1.9.
+    Found by clamping the line parameters (s on segment 1, t on segment 2), handling degenerate (point)
+    segments; see Ericson, Real-Time Collision Detection, 5.1.9.
     """
     d1, d2, r = q1 - p1, q2 - p2, p1 - p2
     a, e = (d1 * d1).sum(-1), (d2 * d2).sum(-1)
@@ -82,18 +82,22 @@ def segment_distance(p1, q1, p2, q2, eps: float = 1e-12) -> np.ndarray:
     t = np.where(a <= eps, np.clip(f / e_safe, 0, 1), t)
     t = np.where(e <= eps, 0.0, t)
     s = np.where((e <= eps) & (a > eps), np.clip(-c / a_safe, 0, 1), s)
-    closest1 = p1 + d1 * s[..., None]
-    closest2 = p2 + d2 * t[..., None]
+    return p1 + d1 * s[..., None], p2 + d2 * t[..., None]
+
+
+def segment_distance(p1, q1, p2, q2) -> np.ndarray:
+    """Shortest distance between segments [p1, q1] and [p2, q2]; all (..., 3), broadcast -> (...)."""
+    closest1, closest2 = closest_points(p1, q1, p2, q2)
     return np.linalg.norm(closest1 - closest2, axis=-1)
 
 
 def capsule_gaps(joints) -> np.ndarray:
     """Surface gap between every capsule of A and every capsule of B: (T, K, K), negative = overlap."""
     j = _check_joints(joints)
-    a_start, a_end = j[0][:, _CAP_START, None], j[0][:, _CAP_END, None]  # (T, K, 1, 3)
-    b_start, b_end = j[1][:, None, _CAP_START], j[1][:, None, _CAP_END]  # (T, 1, K, 3)
+    a_start, a_end = j[0][:, CAP_START, None], j[0][:, CAP_END, None]  # (T, K, 1, 3)
+    b_start, b_end = j[1][:, None, CAP_START], j[1][:, None, CAP_END]  # (T, 1, K, 3)
     dist = segment_distance(a_start, a_end, b_start, b_end)  # (T, K, K)
-    return dist - (_CAP_RADIUS[:, None] + _CAP_RADIUS[None, :])
+    return dist - (CAP_RADIUS[:, None] + CAP_RADIUS[None, :])
 
 
 def interpersonal_distance(joints) -> tuple[np.ndarray, np.ndarray]:
