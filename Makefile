@@ -27,7 +27,7 @@ test: $(STAMP)
 
 ## make unit: the fast tests alone (no notebook runs)
 unit: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not notebook" tests
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not notebook and not install" tests
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -1,8 +1,9 @@
 """Checkpoints of the chain: find them, load them or train them, and ship them.
 
 `checkpoint_path` looks in `artifacts_dir/<preset>/` (what the notebooks and `python -m intermask_lite train`
-write), then in the shipped `data/checkpoints/<preset>_*.pt`; `load_or_train` loads what it finds, resumes an
-interrupted run or trains a fresh one, so each notebook runs on its own; `build_shipped`, `ship` and `verify`
+write), then in the shipped `<preset>_*.pt` (SHIPPED_DIR: inside the installed package, or data/checkpoints/ of
+the checkout); `load_or_train` loads what it finds, resumes an interrupted run or trains a fresh one, so each
+notebook runs on its own; `build_shipped`, `ship` and `verify`
 make the shipped checkpoints (without optimizer state) and check them against their manifest.
 """
 from __future__ import annotations
@@ -16,11 +17,12 @@ from .data.sources import training_clips
 from .evaluator import load_evaluator, train_evaluator
 from .familiarity import record_reference
 from .mask_transformer.training import load_transformer, train_transformer
+from .shipped import shipped_dir
 from .utils import atomic_torch_save, file_sha256, get_device, load_checkpoint
 from .vq.pipeline import load_tokenizer, placement_warning, train_tokenizer
 from .vq.readback import TUNED_NAME, tune_decoder
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+SHIPPED_DIR = shipped_dir("checkpoints")  # in the installed package, else data/checkpoints/ of the checkout
 KEEP = ("format", "kind", "step", "model", "history", "extra")  # shipped: no optimizer state
 
 

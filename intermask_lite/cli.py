@@ -180,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto")
     b.add_argument("--work-dir", type=Path, default=Path("artifacts"), help="training folder (resumable)")
     _threads(b)
+
+    n = sub.add_parser("notebooks", help="copy the lesson notebooks into a folder (for a course)",
+                       description="Copy the lesson notebooks to DEST/notebooks/ and the documents they link to "
+                                   "DEST/docs/; the notebooks then keep their trained models in DEST/artifacts/.")
+    n.add_argument("--dest", type=Path, required=True, help="the folder to copy into (created if missing)")
+    n.add_argument("--force", action="store_true", help="overwrite notebooks already there")
     return ap
 
 
@@ -325,6 +331,11 @@ def run(args) -> int:
     from .kit import load_pretrained
     from .utils import get_device, set_threads
 
+    if args.command == "notebooks":
+        from .shipped import copy_notebooks
+        written = copy_notebooks(args.dest, args.force)
+        print(f"copied {len(written)} files into {args.dest}; open them with: jupyter lab {args.dest / 'notebooks'}")
+        return 0
     set_threads(args.threads or "auto")
     if args.command in ("generate", "react"):
         from .runs import RunFolder, slug
@@ -402,7 +413,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return BAD_INPUT
     except FolderInUse as err:

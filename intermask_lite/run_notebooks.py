@@ -19,7 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+from .shipped import shipped_dir
+
+NOTEBOOK_DIR = shipped_dir("notebooks")  # in the installed package, else notebooks/ of the checkout
 
 
 def notebook_paths(folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -63,7 +65,7 @@ def run_all(out: Path, preset: str = "lab", smoke: bool = False, device: str = "
     import papermill as pm
 
     out.mkdir(parents=True, exist_ok=True)
-    artifacts_dir = (artifacts_dir or NOTEBOOK_DIR.parent / "artifacts").resolve()
+    artifacts_dir = Path(artifacts_dir or "artifacts").resolve()                   # default: ./artifacts
     paths = [p for p in notebook_paths() if not only or any(p.name.startswith(o) for o in only)]
     if not paths:
         raise SystemExit(f"no notebooks matched {only!r} in {NOTEBOOK_DIR}")

@@ -111,3 +111,75 @@ def test_citation_parses_and_cites_the_paper():
 def test_py_typed_marker_ships():
     assert (ROOT / "intermask_lite" / "py.typed").is_file()
     assert PYPROJECT["tool"]["setuptools"]["package-data"]["intermask_lite"] == ["py.typed"]
+
+
+def test_setup_ships_the_folders_the_package_looks_for():
+    import ast
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    shipped_in_setup, = [ast.literal_eval(node.value) for node in tree.body
+                         if isinstance(node, ast.Assign) and node.targets[0].id == "SHIPPED"]
+    from intermask_lite import shipped
+    assert shipped_in_setup == shipped.SOURCE_FOLDERS
+    for name, folder in shipped.SOURCE_FOLDERS.items():
+        assert shipped.shipped_dir(name) == ROOT / folder                # a checkout reads its own folders
+    with pytest.raises(ValueError, match="unknown shipped folder 'weights'.*checkpoints"):
+        shipped.shipped_dir("weights")
+
+
+def test_copy_notebooks_makes_a_course_folder_and_keeps_edited_notebooks(tmp_path, capsys):
+    assert cli.main(["notebooks", "--dest", str(tmp_path / "course")]) == 0
+    notebooks = sorted(p.name for p in (tmp_path / "course" / "notebooks").iterdir())
+    assert notebooks == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert (tmp_path / "course" / "docs" / "tokenizer_study.md").is_file()  # the notebooks link to ../docs/
+    edited = tmp_path / "course" / "notebooks" / "00_quick_tour.ipynb"
+    edited.write_text("my notes")
+    assert cli.main(["notebooks", "--dest", str(tmp_path / "course")]) == 2
+    assert "already there" in capsys.readouterr().err and edited.read_text() == "my notes"
+    assert cli.main(["notebooks", "--dest", str(tmp_path / "course"), "--force"]) == 0
+    assert edited.read_text() == (ROOT / "notebooks" / "00_quick_tour.ipynb").read_text()
+    (tmp_path / "a_file").write_text("")
+    assert cli.main(["notebooks", "--dest", str(tmp_path / "a_file")]) == 2
+    assert "is a file; expected a folder" in capsys.readouterr().err
+
+
+def _source_tree(dest: Path) -> Path:
+    """The checkout's files as git sees them (committed or not, ignored ones left out) copied to dest."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.split("\n")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            (dest / name).write_bytes((ROOT / name).read_bytes())
+    return dest
+
+
+@pytest.mark.install
+def test_the_wheel_installs_into_a_fresh_environment_and_generates_outside_the_repository(tmp_path):
+    """Build the wheel, install it (alone) into a new virtual environment, generate from a folder elsewhere."""
+    source = _source_tree(tmp_path / "source")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"),
+                    str(source)], check=True)
+    wheel, = (tmp_path / "dist").glob("intermask_lite-*.whl")
+    fresh = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(fresh / "bin" / "python"), "install", "-q",
+                    "--no-deps", str(wheel)], check=True)
+    site, = (fresh / "lib").glob("python3*/site-packages")
+    # the dependencies (torch, ...) come from this environment, after the wheel's own package on the path
+    deps = [p for p in sys.path if p.endswith("site-packages")]
+    (site / "zz_dependencies.pth").write_text("\n".join(deps) + "\n")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {"PATH": f"{fresh / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    where = subprocess.run([str(fresh / "bin" / "python"), "-c", "import intermask_lite.checkpoints as c; "
+                            "print(c.__file__); print(c.SHIPPED_DIR)"], cwd=work, env=env, check=True,
+                           capture_output=True, text=True).stdout.split()
+    assert all(p.startswith(str(site)) for p in where), where            # the installed copy, not the checkout
+    run = subprocess.run([str(fresh / "bin" / "intermask-lite"), "generate", "two people shake hands",
+                          "--seconds", "2", "--formats", "npz", "--out", "runs", "--threads", "1"], cwd=work,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert list((work / "runs").glob("*/*.npz")), run.stdout
+    copied = subprocess.run([str(fresh / "bin" / "intermask-lite"), "notebooks", "--dest", "course"], cwd=work,
+                            env=env, capture_output=True, text=True)
+    assert copied.returncode == 0 and len(list((work / "course" / "notebooks").glob("*.ipynb"))) == 7
