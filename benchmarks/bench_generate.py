@@ -98,7 +98,8 @@ def main() -> None:
                   f"{1000 * (total - in_model):>11.1f}{batch / total:>11.1f}")
         if args.compare_cpu and device.type != "cpu":
             share = cpu_agreement(preset_name, device, 4, args.steps, args.guidance)
-            print(f"{preset_name:<8}tokens identical on CPU and {device.type} (batch 4, same seed): {100 * share:.1f} %")
+            print(f"{preset_name:<8}tokens identical on CPU and {device.type} (batch 4, same seed): "
+                  f"{100 * share:.1f} %")
 
 
 if __name__ == "__main__":

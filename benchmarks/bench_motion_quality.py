@@ -117,7 +117,8 @@ def measure_all(kit, sampling, seconds: float) -> dict:
     gt_texts = [c.captions[0] for c in clips]
     gt_ids = [kit.tokenize(own(kit, j)) for j in gt]
     cols = {"ground truth": measure(kit, gt, gt_labels, gt_texts, gt_ids)}
-    cols["ground truth"]["readback"] = None                           # its tokens are its own encoding: 1 by construction
+    # its tokens are its own encoding: 1 by construction
+    cols["ground truth"]["readback"] = None
     # the fair reference for the paraphrase columns' R@3: the test clips retrieved by paraphrases of their class
     # (the evaluator's text encoder knows the template wording; three paraphrase choices, averaged)
     gt_emb = cols["ground truth"]["_emb"]

@@ -40,7 +40,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports kilobytes
 
 
-KINDS = {"2d": ("2d", "smpl"), "2d-chains": ("2d", "chains"), "1d": ("1d", "smpl")}  # (VQConfig.kind, TokenizerStudyConfig.joint_order)
+# (VQConfig.kind, TokenizerStudyConfig.joint_order)
+KINDS = {"2d": ("2d", "smpl"), "2d-chains": ("2d", "chains"), "1d": ("1d", "smpl")}
 
 
 def run(base, kind: str, progress: bool, device: str, evaluator=None, seed: int = 0) -> dict:

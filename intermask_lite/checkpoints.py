@@ -103,7 +103,8 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
                                 f"{artifacts_dir or '(no artifacts_dir)'} or {SHIPPED_DIR}")
     out_dir = None if artifacts_dir is None else Path(artifacts_dir) / preset.name
     if resume_at is None:
-        print(f"{kind}: no checkpoint for preset {preset.name!r}; training one" + (f" into {out_dir}" if out_dir else ""))
+        print(f"{kind}: no checkpoint for preset {preset.name!r}; training one"
+              + (f" into {out_dir}" if out_dir else ""))
     if kind == "vq":
         model, history = train_tokenizer(preset, *training_clips(preset), out_dir=out_dir, device=device,
                                          progress=progress, seed=seed)
@@ -211,6 +212,7 @@ def build_shipped(preset: str = "lab", work_dir: Path = Path("artifacts"), devic
         if src is None:
             raise FileNotFoundError(f"no trained {kind} checkpoint in {work_dir / preset}")
         print(f"shipped {ship(src, kind, preset)}")
-    reference = record_reference(SHIPPED_DIR / f"{preset}_vq.pt", tok, cfg)  # what Kit's unfamiliar-motion warning compares to
+    # what Kit's unfamiliar-motion warning compares to
+    reference = record_reference(SHIPPED_DIR / f"{preset}_vq.pt", tok, cfg)
     print(f"test-split reconstruction error, 95th percentile: {reference:.1f} mm (kept in the manifest)")
     return verify()

@@ -186,7 +186,8 @@ ARMS = (("l_upper_arm", "l_forearm"), ("r_upper_arm", "r_forearm"))  # shoulder-
 
 
 def _smooth_push(excess: np.ndarray) -> np.ndarray:
-    """(T,) overlap beyond the tolerance -> a push that rises and falls smoothly: the largest excess nearby, smoothed."""
+    """(T,) overlap beyond the tolerance -> a push that rises and falls smoothly: the largest excess nearby,
+    smoothed."""
     wide = np.array([excess[max(0, t - 2): t + 3].max() for t in range(len(excess))])
     return gaussian_smooth(wide, 1.5)                                   # (T,) metres
 

@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="metrics with 95 %% intervals, written as Markdown, JSON and a figure",
                        description="Evaluate the kit on the built-in test split against a ground-truth row.")
     e.add_argument("--replications", type=_positive_int, default=None, help="default: the preset's")
-    e.add_argument("--out", type=Path, default=Path("runs/eval"), help="folder for report.md, report.json and report.png")
+    e.add_argument("--out", type=Path, default=Path("runs/eval"),
+                   help="folder for report.md, report.json and report.png")
     e.add_argument("--overwrite", action="store_true", help="replace a report already in --out")
     _anchor(e)
     _common(e, sampling=False)

@@ -36,8 +36,10 @@ def seconds_to_columns(seconds: float, fps: float) -> int:
 class DataConfig:
     n_clips: int = 2000          # built-in clips generated
     seed: int = 0                # generator seed
-    fps: int = 20                # frame rate the models work at (built-in data: 20; clips at another rate are resampled)
-    source: str = "synthetic"    # training clips: "synthetic", "interhuman:<folder>" or "interx:<folder>" (see data.sources)
+    fps: int = 20                # frame rate the models work at (built-in data: 20; clips at another rate are
+                                 # resampled)
+    source: str = "synthetic"    # training clips: "synthetic", "interhuman:<folder>" or "interx:<folder>" (see
+                                 # data.sources)
     window: int = 64             # tokenizer training window in frames (multiple of 4)
     max_frames: int = 120        # longest clip fed to the transformer (6 s at 20 fps)
     vq_clip_frame: bool = False  # tokenizer windows keep their clip's coordinates (see VQWindowDataset.context)
@@ -131,6 +133,8 @@ class TransformerStudyConfig:
     independent: bool = False    # no attention at all between the two people (cross-attention off whatever `cross`
                                  # says, and the joint self-attention kept to each person's own tokens)
     unroll: bool = False         # step-unroll: a second training pass on the model's own predictions
+    unroll_mode: str = "schedule"  # "schedule" (the paper's: the first pass's least confident predictions stay
+                                 # masked, as one decoding step later would keep them) or "random_share"
 
 
 @dataclass

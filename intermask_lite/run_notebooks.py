@@ -6,7 +6,8 @@ and a table of the seconds each notebook took is printed at the end (the lab tar
 
 Cells whose first line is `# NBVAL_CHECK_OUTPUT` keep their output in the repository: `make test` runs
 `pytest --nbval-lax` over the notebooks in smoke mode and compares those cells' output with it.
-`--refresh-checked` runs the notebooks in smoke mode and writes those outputs back into the notebooks.
+`--refresh-checked` runs the notebooks in smoke mode and writes those outputs back into the notebooks;
+`--strip-outputs` clears all other outputs (the pre-commit hook).
 """
 from __future__ import annotations
 
@@ -57,6 +58,24 @@ def copy_checked_outputs(executed: Path, source: Path) -> int:
     return n
 
 
+def strip_outputs(path: Path) -> bool:
+    """Clear the outputs and execution counts of `path`'s code cells, except the checked ones (and their stream
+    output: nbval compares it); returns whether the file changed. The pre-commit hook runs this on every notebook."""
+    text = path.read_text()
+    nb = json.loads(text)
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        if is_checked(cell):
+            cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+        else:
+            cell["outputs"], cell["execution_count"] = [], None
+    stripped = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    if stripped != text:
+        path.write_text(stripped)
+    return stripped != text
+
+
 def run_all(out: Path, preset: str = "lab", smoke: bool = False, device: str = "auto", seed: int = 0,
             artifacts_dir: Path | None = None, only: list[str] | None = None, threads="auto") -> list[Path]:
     """Run the notebooks in order; returns the executed copies. Stops at the first failure.
@@ -99,7 +118,7 @@ def timing_table(seconds: dict, threads, preset: str) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, required=True, help="folder for the executed notebooks")
+    ap.add_argument("--out", type=Path, help="folder for the executed notebooks (required unless --strip-outputs)")
     ap.add_argument("--preset", default="lab", choices=["smoke", "lab", "paper"])
     ap.add_argument("--smoke", action="store_true", help="smoke mode: seconds per notebook, meaningless results")
     ap.add_argument("--device", default="auto")
@@ -110,7 +129,16 @@ def main(argv=None) -> int:
                     help="torch CPU threads in each notebook (default: 1 on hosts with 2 cores or fewer)")
     ap.add_argument("--refresh-checked", action="store_true",
                     help=f"run in smoke mode and write the output of each '{CHECK_MARK}' cell into the notebooks")
+    ap.add_argument("--strip-outputs", nargs="+", type=Path, metavar="NOTEBOOK",
+                    help=f"clear these notebooks' outputs, keeping those of '{CHECK_MARK}' cells (a pre-commit hook)")
     args = ap.parse_args(argv)
+    if args.strip_outputs:
+        changed = [p for p in args.strip_outputs if strip_outputs(p)]
+        for p in changed:
+            print(f"{p}: outputs stripped")
+        return 1 if changed else 0                                     # pre-commit: a changed file fails the hook
+    if args.out is None:
+        ap.error("--out is required (the folder for the executed notebooks)")
     if args.threads is not None and args.threads < 1:
         ap.error(f"--threads must be a positive integer, got {args.threads}")
     if args.refresh_checked:

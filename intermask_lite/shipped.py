@@ -15,7 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def shipped_dir(name: str) -> Path:
-    """The folder of shipped `name` ("checkpoints", "notebooks" or "docs"): in the installed package, else the checkout."""
+    """The folder of shipped `name` ("checkpoints", "notebooks" or "docs"): in the installed package, else the
+    checkout."""
     if name not in SOURCE_FOLDERS:
         raise ValueError(f"unknown shipped folder {name!r}; expected one of {sorted(SOURCE_FOLDERS)}")
     packaged = Path(str(resources.files("intermask_lite"))) / "shipped" / name

@@ -314,7 +314,8 @@ class PromptCheck:
             unknown = [w for w in words if w not in self.encoder.word_index]
             if len(unknown) <= FAR_UNKNOWN_SHARE * max(1, len(words)):
                 return None
-            why = f"{len(unknown)} of its {len(words)} words are unknown to the scratch text encoder ({', '.join(unknown)})"
+            why = (f"{len(unknown)} of its {len(words)} words are unknown to the scratch text encoder "
+                   f"({', '.join(unknown)})")
         return (f"the prompt {text!r} is far from every caption the models were trained on: {why}. They know "
                 f"{len(self.classes)} synthetic two-person interactions; the nearest: {names}. Expect one of these, "
                 "or rephrase.")

@@ -321,9 +321,9 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, damaged, or not a torch file at all
-        raise ValueError(f"{path} cannot be read as a checkpoint ({error_reason(err)}): it is truncated, damaged or another "
-                         "kind of file; delete it and train again (python -m intermask_lite train ...), or rebuild "
-                         "the shipped ones with `make checkpoints`") from None
+        raise ValueError(f"{path} cannot be read as a checkpoint ({error_reason(err)}): it is truncated, damaged or "
+                         "another kind of file; delete it and train again (python -m intermask_lite train ...), or "
+                         "rebuild the shipped ones with `make checkpoints`") from None
     if not isinstance(ckpt, dict) or "format" not in ckpt:
         raise ValueError(f"{path} is not an intermask_lite checkpoint (no 'format' entry)")
     if ckpt["format"] != CHECKPOINT_FORMAT:

@@ -55,7 +55,7 @@ def test_every_switch_builds_and_trains_a_few_steps(name):
     generator = torch.Generator().manual_seed(0)
     for _ in range(3):
         loss, stats = masked_token_loss(model, ids, CAPTIONS, preset.transformer, generator,
-                                        unroll=preset.transformer_study.unroll)
+                                        preset.transformer_study.unroll, preset.transformer_study.unroll_mode)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -86,7 +86,8 @@ def test_what_each_switch_lets_person_a_see_of_person_b():
     # joint self-attention off: B still reaches A through cross-attention ...
     assert b_changes_a(model_with({"transformer_study.joint_self_attn": False})[0])
     # ... and through nothing else once cross-attention is off too
-    assert not b_changes_a(model_with({"transformer_study.joint_self_attn": False, "transformer_study.cross": False})[0])
+    assert not b_changes_a(model_with({"transformer_study.joint_self_attn": False,
+                                       "transformer_study.cross": False})[0])
     # cross-attention off alone: the joint self-attention still mixes the people
     assert b_changes_a(model_with({"transformer_study.cross": False})[0])
     # independent generation: no path at all, with every other attention on

@@ -159,7 +159,8 @@ def test_threads_option_sets_torch_threads_and_rejects_nonsense(smoke_artifacts,
     try:
         torch.set_num_threads(2)
         code = cli.main(["generate", "two people hug", "--preset", "smoke", "--artifacts-dir", str(smoke_artifacts),
-                         "--seconds", "1", "--steps", "1", "--formats", "npz", "--threads", "1", "--out", str(tmp_path)])
+                         "--seconds", "1", "--steps", "1", "--formats", "npz", "--threads", "1",
+                         "--out", str(tmp_path)])
         assert code == 0 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)

@@ -10,10 +10,10 @@ from intermask_lite import config, utils
 
 
 def test_presets_shrink_sizes_not_mechanisms():
-    s, l, p = config.smoke(), config.lab(), config.paper()
-    assert s.vq.nb_code < l.vq.nb_code <= p.vq.nb_code == 1024
+    s, lab, p = config.smoke(), config.lab(), config.paper()
+    assert s.vq.nb_code < lab.vq.nb_code <= p.vq.nb_code == 1024
     assert p.vq.code_dim == 512 and p.transformer.latent_dim == 384 and p.transformer.n_layers == 6
-    for preset in (s, l, p):  # every preset keeps every mechanism on
+    for preset in (s, lab, p):  # every preset keeps every mechanism on
         t, study = preset.transformer, preset.transformer_study
         assert study == config.TransformerStudyConfig() and study.spatial and study.cross and not study.independent
         assert t.interaction_mask_prob == pytest.approx(0.2) and t.text_drop_prob == pytest.approx(0.1)
@@ -72,7 +72,8 @@ def test_overrides_change_single_fields_of_a_copy():
     p = config.with_overrides(base, ["vq.nb_code=1024", "vq_train.lr=7e-4", "vq.w_pos=1", "vq_study.joint_order=chains",
                                      "vq_train.milestones=(0.5, 0.9)", "vq_train.cpu_bf16=False",
                                      "transformer_train.mirror=true"])
-    assert (p.vq.nb_code, p.vq_train.lr, p.vq_study.joint_order, p.vq_train.milestones) == (1024, 7e-4, "chains", (0.5, 0.9))
+    assert ((p.vq.nb_code, p.vq_train.lr, p.vq_study.joint_order, p.vq_train.milestones)
+            == (1024, 7e-4, "chains", (0.5, 0.9)))
     assert p.vq.w_pos == 1.0 and isinstance(p.vq.w_pos, float) and p.vq_train.cpu_bf16 is False
     assert p.transformer_train.mirror is True                                        # true as a shell user writes it
     assert p.vq.width == base.vq.width and p.transformer == base.transformer        # the rest untouched

@@ -6,8 +6,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "intermask_lite"
 
 # bottom to top; a module belongs to the longest prefix that names it (docs/architecture.md draws this)
 LAYERS = [
-    ("values", ["config", "skeleton", "utils", "history", "shipped", "ik", "motion", "placement", "distributed", "data.clip",
-                "data.augment", "data.bvh"]),
+    ("values", ["config", "skeleton", "utils", "history", "shipped", "ik", "motion", "placement", "distributed",
+                "data.clip", "data.augment", "data.bvh"]),
     ("data", ["data", "data.features", "data.datasets", "data.synthetic", "data.interhuman", "data.interx",
               "data.realdata", "data.sources", "data.caption_augment"]),
     ("metrics and physics", ["eval", "eval.metrics", "eval.physics"]),

@@ -91,7 +91,8 @@ def test_no_empty_packages():
 def test_files_named_in_the_repository_exist(doc):
     """Paths like `docs/x.md`, `benchmarks/y.py` or `notebooks/z.ipynb` that a file names are in the repository."""
     text = (ROOT / doc).read_text()
-    named = set(re.findall(r"(?<![\w/])((?:docs|benchmarks|notebooks|tests|data)/[\w./-]+\.(?:md|py|ipynb|json|png|pt))", text))
+    named = set(re.findall(r"(?<![\w/])((?:docs|benchmarks|notebooks|tests|data)/"
+                           r"[\w./-]+\.(?:md|py|ipynb|json|png|pt))", text))
     missing = sorted(p for p in named if not (ROOT / p).exists() and "<" not in p)
     assert missing == []
 

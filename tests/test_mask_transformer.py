@@ -9,8 +9,9 @@ from intermask_lite.config import TextConfig, TransformerConfig, TransformerStud
 from intermask_lite.mask_transformer.model import InterMTransformer, forward_with_guidance
 from intermask_lite.mask_transformer.sampling import draw, sampling_probs
 from intermask_lite.mask_transformer.tools import (TokenIds, bert_corrupt, get_schedule, pad_tokens,
-                                                   random_mask_by_ratio, top_k_filter)
-from intermask_lite.mask_transformer.training import build_transformer, load_transformer, masked_token_loss
+                                                   random_mask_by_ratio, schedule_time, top_k_filter)
+from intermask_lite.mask_transformer.training import (build_transformer, load_transformer, masked_token_loss,
+                                                      unroll_fill)
 from intermask_lite.text import build_text_encoder
 from intermask_lite.utils import CHECKPOINT_FORMAT, atomic_torch_save, seed_everything
 
@@ -115,7 +116,8 @@ def test_independent_people_do_not_see_each_other(independent):
 
 
 
-def test_training_lowers_the_loss(one_thread):
+@pytest.mark.parametrize("unroll_mode", ["schedule", "random_share"])
+def test_training_lowers_the_loss(one_thread, unroll_mode):
     seed_everything(0)
     model = InterMTransformer(BASE, K, build_text_encoder(TextConfig(dim=32), CAPTIONS)).train()
     tokens = pad_tokens(_ids(B=3, T=4), torch.tensor([4, 3, 4]), TokenIds(K))
@@ -123,13 +125,41 @@ def test_training_lowers_the_loss(one_thread):
     gen = torch.Generator().manual_seed(0)
     losses = []
     for _ in range(100):
-        loss, stats = masked_token_loss(model, tokens, CAPTIONS, BASE, gen, unroll=True)
+        loss, stats = masked_token_loss(model, tokens, CAPTIONS, BASE, gen, unroll=True, unroll_mode=unroll_mode)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(stats["loss"])
     assert math.isfinite(losses[-1])
     assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:10]) / 10
+
+
+@pytest.mark.parametrize("name", ["cosine", "linear", "sqrt"])
+def test_schedule_time_inverts_the_schedule(name):
+    r = torch.linspace(0, 1, 11)
+    torch.testing.assert_close(schedule_time(name, get_schedule(name)(r)), r, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="unknown masking schedule 'cubic'"):
+        schedule_time("cubic", r)
+
+
+def test_paper_unroll_fills_the_most_confident_hidden_predictions_one_step_later():
+    valid = torch.ones(1, 2, 5, 4, dtype=torch.bool)                   # 40 positions
+    hidden = torch.zeros_like(valid)
+    hidden.view(-1)[:20] = True                                        # half shown as MASK: cosine time 2/3
+    confidence = torch.rand(1, 2, 5, 4, generator=torch.Generator().manual_seed(0))  # (1, 2, 5, 4)
+    confidence[~hidden] = 0.0                                          # shown positions: least confident, never filled
+    logits = torch.stack([confidence * 10, torch.zeros_like(confidence)], -1)  # (1, 2, 5, 4, 2) max prob rises with it
+    fill = unroll_fill(logits, hidden, valid, "cosine")
+    # one of 20 steps later: cos((2/3 + 1/21) * pi / 2) = 0.434 of 40 positions stay masked: 17, so 3 are filled
+    assert int(fill.sum()) == 3 and not (fill & ~hidden).any()
+    top3 = confidence[hidden].topk(3).values
+    assert torch.equal(confidence[fill].sort().values, top3.sort().values)
+
+
+def test_unknown_unroll_mode_is_refused():
+    model = InterMTransformer(BASE, K, build_text_encoder(TextConfig(dim=32), CAPTIONS))
+    with pytest.raises(ValueError, match="unknown unroll_mode 'argmax'.*schedule.*random_share"):
+        masked_token_loss(model, _ids(B=2, T=4), CAPTIONS[:2], BASE, unroll=True, unroll_mode="argmax")
 
 
 def test_same_seed_same_model():
@@ -244,7 +274,8 @@ def test_caption_rewrites_reach_the_text_encoder(tmp_path, one_thread):
     base = smoke()
     splits = split_dataset(make_dataset(base.data.n_clips, 0, cache=False, progress=False))
     own_words = set(build_vocab([c for clip in splits["train"] for c in clip.captions]))
-    preset = replace(base, text=replace(base.text, rewrites=3), transformer_train=replace(base.transformer_train, steps=1))
+    preset = replace(base, text=replace(base.text, rewrites=3),
+                     transformer_train=replace(base.transformer_train, steps=1))
     model, _ = train_transformer(preset, splits["train"], splits["val"], tokenizer=MotionTokenizer(preset.vq),
                                  out_dir=tmp_path, device="cpu", progress=False)
     assert set(model.text_encoder.vocab) > own_words  # new words only from the rewrites
@@ -308,7 +339,8 @@ def test_mirror_trains_on_every_clip_and_its_mirror_image(tmp_path, one_thread, 
     splits = split_dataset(make_dataset(base.data.n_clips, 0, cache=False, progress=False))
     seen = []
     real = training.tokenize_clips
-    monkeypatch.setattr(training, "tokenize_clips", lambda clips, *a, **k: seen.append(list(clips)) or real(clips, *a, **k))
+    monkeypatch.setattr(training, "tokenize_clips",
+                        lambda clips, *a, **k: seen.append(list(clips)) or real(clips, *a, **k))
     preset = replace(base, transformer_train=replace(base.transformer_train, steps=1, mirror=True))
     training.train_transformer(preset, splits["train"], splits["val"], tokenizer=MotionTokenizer(preset.vq),
                                out_dir=tmp_path, device="cpu", progress=False)

@@ -92,7 +92,8 @@ def test_a_clip_is_a_record_around_one_motion():
     assert clip.joints is clip.motion.joints and (clip.fps, clip.label, clip.n_frames) == (20.0, "hug", 8)
     assert clip.seconds == clip.motion.seconds == 0.4
     shorter = clip.replace(joints=joints[:, :4], label="push")
-    assert (shorter.n_frames, shorter.label, shorter.captions, shorter.params) == (4, "push", clip.captions, {"seed": 3})
+    assert ((shorter.n_frames, shorter.label, shorter.captions, shorter.params)
+            == (4, "push", clip.captions, {"seed": 3}))
     assert clip.n_frames == 8                                          # the original is left as it was
     with pytest.raises(TypeError, match="no field\\(s\\) \\['nope'\\]"):
         clip.replace(nope=1)

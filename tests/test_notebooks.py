@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from intermask_lite import run_notebooks
 from intermask_lite.run_notebooks import CHECK_MARK, copy_checked_outputs, is_checked, notebook_paths
 
 NOTEBOOKS = notebook_paths()
@@ -125,6 +126,29 @@ def test_checked_outputs_are_copied_from_a_run(tmp_path):
     executed.write_text(json.dumps({"cells": [cell("x")], "metadata": {}}))
     with pytest.raises(ValueError, match="has 1 cells"):
         copy_checked_outputs(executed, source)
+
+
+def test_strip_outputs_keeps_only_the_checked_cells_printed_output(tmp_path, capsys):
+    """The pre-commit hook: unchecked cells lose outputs and counts, checked cells keep their stream output."""
+    def cell(src, outs, count):
+        return {"cell_type": "code", "metadata": {}, "source": [src], "outputs": outs, "execution_count": count}
+    printed = {"output_type": "stream", "name": "stdout", "text": ["4\n"]}
+    picture = {"output_type": "display_data", "data": {}, "metadata": {}}
+    path = tmp_path / "a.ipynb"
+    path.write_text(json.dumps({"cells": [cell(CHECK_MARK + "\nprint(4)", [printed, picture], 3),
+                                          cell("plot()", [picture], 4),
+                                          {"cell_type": "markdown", "metadata": {}, "source": ["# hi"]}],
+                                "metadata": {}}))
+    assert run_notebooks.main(["--strip-outputs", str(path)]) == 1     # changed: the hook fails, as pre-commit wants
+    checked, plain, text = json.loads(path.read_text())["cells"]
+    assert checked["outputs"] == [printed] and checked["execution_count"] == 3
+    assert plain["outputs"] == [] and plain["execution_count"] is None and text["source"] == ["# hi"]
+    assert "outputs stripped" in capsys.readouterr().out
+    assert run_notebooks.main(["--strip-outputs", str(path)]) == 0     # already clean: unchanged
+    for nb in NOTEBOOKS:                                                 # the committed notebooks are clean already
+        copy = tmp_path / nb.name
+        copy.write_text(nb.read_text())
+        assert not run_notebooks.strip_outputs(copy), f"{nb.name} would change when stripped"
 
 
 @pytest.mark.notebook

@@ -26,6 +26,8 @@ EXTRA_USES = {
     "pytest": (["tests/*.py"], r"^import pytest\b"),
     "pytest-xdist": (["Makefile"], r"pytest .*-n \d"),
     "nbval": (["tests/test_notebooks.py"], r"--nbval-lax"),
+    "ruff": (["Makefile"], r"ruff check\b"),  # make lint
+    "pre-commit": ([".pre-commit-config.yaml"], r"^repos:"),
 }
 
 
@@ -74,7 +76,7 @@ def test_torch_is_a_range_and_the_exact_pin_is_a_constraint():
 
 def test_every_extra_is_used():
     extras = PROJECT["optional-dependencies"]
-    assert set(extras) == {"notebooks", "minilm", "test"}
+    assert set(extras) == {"notebooks", "minilm", "test", "dev"}
     for extra, requirements in extras.items():
         for requirement in requirements:
             name = requirement_name(requirement)
@@ -183,3 +185,15 @@ def test_the_wheel_installs_into_a_fresh_environment_and_generates_outside_the_r
     copied = subprocess.run([str(fresh / "bin" / "intermask-lite"), "notebooks", "--dest", "course"], cwd=work,
                             env=env, capture_output=True, text=True)
     assert copied.returncode == 0 and len(list((work / "course" / "notebooks").glob("*.ipynb"))) == 7
+
+
+def test_pre_commit_hooks_run_this_environments_tools():
+    yaml = pytest.importorskip("yaml")
+    hooks = {h["id"]: h for repo in yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"]
+             for h in repo["hooks"]}
+    assert set(hooks) == {"ruff-check", "strip-notebook-outputs"}
+    assert all(h["language"] == "system" for h in hooks.values())   # nothing fetched from the network
+    strip = hooks["strip-notebook-outputs"]["entry"].split()
+    assert strip[:3] == ["python", "-m", "intermask_lite.run_notebooks"] and "--strip-outputs" in strip
+    notebook = next((ROOT / "notebooks").glob("00_*.ipynb"))
+    assert re.search(hooks["strip-notebook-outputs"]["files"], notebook.relative_to(ROOT).as_posix())

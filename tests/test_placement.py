@@ -78,7 +78,8 @@ def test_the_reaction_moves_with_the_actor(smoke_kit, clip):
     there = smoke_kit.react(moved, "the other one waves back", seed=0, steps=3, cleanup=(), crop=True)[0]
     assert torch.equal(here.tokens, there.tokens)
     np.testing.assert_allclose(there.joints, move(here.joints, degrees=-90.0), atol=1e-4)
-    actor_back = smoke_kit.reconstruct(moved, cleanup=()).joints[0]  # the given actor through the tokens, where it stands
+    # the given actor through the tokens, where it stands
+    actor_back = smoke_kit.reconstruct(moved, cleanup=()).joints[0]
     half = there.n_frames // 2  # away from the cut at max_frames, which the decoder sees
     np.testing.assert_allclose(there.joints[0, :half], actor_back[:half], atol=1e-4)
 

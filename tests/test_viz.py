@@ -103,7 +103,8 @@ def test_filmstrip_figure():
     fig = Motion(pair_joints(40), fps=20, text="strip").filmstrip(n=4)
     assert isinstance(fig, Figure)
     axes3d = [ax for ax in fig.axes if ax.name == "3d"]
-    assert [ax.get_title() for ax in axes3d] == ["t = 0.0 s", "t = 0.7 s", "t = 1.3 s", "t = 1.9 s"]  # frames 0, 13, 26, 39
+    # frames 0, 13, 26, 39
+    assert [ax.get_title() for ax in axes3d] == ["t = 0.0 s", "t = 0.7 s", "t = 1.3 s", "t = 1.9 s"]
     assert fig._suptitle.get_text() == "strip"
 
 

@@ -12,8 +12,8 @@ The evaluator model these use lives in `intermask_lite.evaluator`.
 """
 from . import metrics, physics  # noqa: F401  (numpy only; the layer below the models)
 
-# evaluate, write_report, plot_report and evaluate_tokenizer sit a layer higher (they use the models and the cleanup, which
-# itself uses eval.physics): they load when first named, so that importing eval.physics never loads them
+# evaluate, write_report, plot_report and evaluate_tokenizer sit a layer higher (they use the models and the cleanup,
+# which itself uses eval.physics): they load when first named, so that importing eval.physics never loads them
 _LATER = {"evaluate": "report", "write_report": "report", "plot_report": "report_io",
           "evaluate_tokenizer": "tokenizer_eval"}
 

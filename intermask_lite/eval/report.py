@@ -42,7 +42,8 @@ ROWS = ("ground truth", "generated", "generated (paraphrases)", "reaction", "rec
 GEN_BATCH = 32      # prompts decoded together
 MM_PAIRS = 10       # sample pairs per prompt for MultiModality (T2M's mm_num_times)
 DIV_PAIRS = 300     # random pairs for Diversity (T2M's diversity_times)
-STREAMS = {"generated": 0, "multimodality": 1, "reaction": 2, "paraphrases": 3}  # separate random streams per replication
+# separate random streams per replication
+STREAMS = {"generated": 0, "multimodality": 1, "reaction": 2, "paraphrases": 3}
 
 
 def metric_keys(pools) -> list[str]:
@@ -156,8 +157,8 @@ def _summarise(per_rep: list[dict], keys: list[str]) -> dict:
 
 
 def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, pools=None, steps: int | None = None,
-             guidance: float | None = None, mm_prompts: int | None = None, reaction: bool = True, paraphrases: bool = True,
-             progress: bool = True, sampling: Sampling | None = None, cleanup="all") -> dict:
+             guidance: float | None = None, mm_prompts: int | None = None, reaction: bool = True,
+             paraphrases: bool = True, progress: bool = True, sampling: Sampling | None = None, cleanup="all") -> dict:
     """Evaluate a Kit against ground truth; returns a JSON-ready dict (see the module docstring).
 
     kit: a Kit, or any generator with `preset`, `evaluator`, `fps`, `device` and
@@ -173,7 +174,8 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
     each sampled preset.eval.mm_samples times; reaction: also evaluate reaction generation; paraphrases: also
     generate from held-out paraphrases of each clip's class.
     """
-    sampling, stages = (sampling or Sampling()).updated(steps=steps, guidance=guidance), cleanup_stages.check_stages(cleanup)
+    sampling, stages = ((sampling or Sampling()).updated(steps=steps, guidance=guidance),
+                        cleanup_stages.check_stages(cleanup))
     if getattr(kit, "evaluator", None) is None:
         raise ValueError("evaluate needs the kit's evaluator: load it with load_pretrained(..., evaluator=True)")
     ecfg = kit.preset.eval
@@ -285,7 +287,8 @@ def evaluate(kit, clips=None, replications: int | None = None, seed: int = 0, po
         notes.append("paraphrases not evaluated: some test clips have classes without held-out paraphrases")
     return {
         "preset": kit.preset.name, "n_clips": n, "replications": replications, "seed": seed, "seeds": seeds,
-        "pools": used, "steps": sampling.steps, "guidance": sampling.guidance, "cleanup": list(stages), "mm_prompts": mm_prompts, "mm_samples": mm_samples,
+        "pools": used, "steps": sampling.steps, "guidance": sampling.guidance, "cleanup": list(stages),
+        "mm_prompts": mm_prompts, "mm_samples": mm_samples,
         "text_anchor": kit.preset.text.anchor if hasattr(kit, "text_condition") else 0,  # baselines do not anchor
         "metrics": keys, "rows": summary, "paraphrase_share": share,
         "gt_half_fid": _summarise([{"fid": v} for v in half_fid], ["fid"])["fid"],

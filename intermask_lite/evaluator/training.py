@@ -101,8 +101,8 @@ def train_evaluator(preset, train_clips, val_clips, *, out_dir=None, device="aut
         return retrieval_scores(m, val_clips, max_frames=preset.data.max_frames, seed=seed,
                                 pool=min(preset.eval.pools[0], len(val_clips)), with_loss=True)
 
-    history = fit(model, evaluator_loss, loader, cfg, val_fn=val_fn if len(val_clips) >= 3 else None, out_dir=out_dir, kind="evaluator",
-                  extra=model.extra_state(), device=device, progress=progress, seed=seed)
+    history = fit(model, evaluator_loss, loader, cfg, val_fn=val_fn if len(val_clips) >= 3 else None, out_dir=out_dir,
+                  kind="evaluator", extra=model.extra_state(), device=device, progress=progress, seed=seed)
     return model.cpu().eval(), history
 
 

@@ -5,5 +5,5 @@ from .tools import TokenIds, bert_corrupt, get_schedule, random_mask_by_ratio, t
 from .training import build_transformer, load_transformer, masked_token_loss, train_transformer
 
 __all__ = ["InterMTransformer", "forward_with_guidance", "TokenIds", "bert_corrupt", "get_schedule",
-           "random_mask_by_ratio", "Sampling", "row_seed", "sampling_probs", "top_k_filter", "build_transformer", "load_transformer",
-           "masked_token_loss", "train_transformer"]
+           "random_mask_by_ratio", "Sampling", "row_seed", "sampling_probs", "top_k_filter", "build_transformer",
+           "load_transformer", "masked_token_loss", "train_transformer"]

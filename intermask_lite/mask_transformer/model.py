@@ -7,8 +7,8 @@ the logits. Text conditions every sub-layer through adaLN-Zero from the pooled t
 token features are not attended: simpler, and the captions here are short).
 
 One block: joint self-attention (unless study.joint_self_attn is off) + feed-forward over the whole sequence;
-then, per person with shared weights, spatial attention (the 5 rows of one column) plus temporal attention (the columns of one row),
-summed; then cross-attention from each person to the other's stream as it was before this block's
+then, per person with shared weights, spatial attention (the 5 rows of one column) plus temporal attention (the columns
+of one row), summed; then cross-attention from each person to the other's stream as it was before this block's
 spatio-temporal step; then a feed-forward layer. PAD positions are masked as keys in every attention.
 The ablation study switches sub-layers off (config.TransformerStudyConfig, passed as `study`).
 """

@@ -50,6 +50,10 @@ def sqrt_schedule(r: torch.Tensor) -> torch.Tensor:
 
 
 SCHEDULES = {"cosine": cosine_schedule, "linear": linear_schedule, "sqrt": sqrt_schedule}
+# each schedule's inverse: mask ratio -> r (the decoding time at which that share is still masked)
+SCHEDULE_INVERSES = {"cosine": lambda ratio: torch.acos(ratio.clamp(0, 1)) * 2 / math.pi,
+                     "linear": lambda ratio: 1.0 - ratio.clamp(0, 1),
+                     "sqrt": lambda ratio: (1.0 - ratio.clamp(0, 1)) ** 2}
 
 
 def get_schedule(name: str):
@@ -57,6 +61,12 @@ def get_schedule(name: str):
     if name not in SCHEDULES:
         raise ValueError(f"unknown masking schedule {name!r}; expected one of {sorted(SCHEDULES)}")
     return SCHEDULES[name]
+
+
+def schedule_time(name: str, ratio: torch.Tensor) -> torch.Tensor:
+    """The inverse of schedule `name`: the time r in [0, 1] at which a share `ratio` of the tokens is masked."""
+    get_schedule(name)                                                  # a clear error for an unknown name
+    return SCHEDULE_INVERSES[name](ratio)
 
 
 # ---------------------------------------------------------------- padding and masks

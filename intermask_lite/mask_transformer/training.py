@@ -18,20 +18,28 @@ from ..train import fit
 from ..utils import eval_mode, get_device, load_checkpoint, load_weights, seed_everything
 from ..vq.model import pad_to_multiple
 from .model import InterMTransformer
-from .tools import N_ROWS, TokenIds, bert_corrupt, get_schedule, pad_tokens, random_mask_by_ratio
+from .tools import N_ROWS, TokenIds, bert_corrupt, get_schedule, pad_tokens, random_mask_by_ratio, schedule_time
+
+UNROLL_MODES = ("schedule", "random_share")
+UNROLL_STEPS = 20  # the decoding steps the paper's step-unroll assumes: its second pass is one such step later
 
 
 
 def masked_token_loss(model: InterMTransformer, tokens: torch.Tensor, captions: list[str],
-                      cfg: TransformerConfig, generator: torch.Generator | None = None, unroll: bool = False):
+                      cfg: TransformerConfig, generator: torch.Generator | None = None, unroll: bool = False,
+                      unroll_mode: str = "schedule"):
     """Cross-entropy on the masked positions of two token maps (B, 2, 5, T') (PAD beyond each length).
 
     One mask ratio per sample from the schedule, positions chosen jointly over both people; in a share
     cfg.interaction_mask_prob of batches one whole person is masked instead; chosen positions get
-    BERT corruption; a share cfg.text_drop_prob of captions becomes the null condition; with unroll (the study's) a
-    second pass sees the first pass's argmax at a random fraction of the masked positions.
+    BERT corruption; a share cfg.text_drop_prob of captions becomes the null condition. With unroll (the study's)
+    a second pass sees some of the first pass's argmax predictions in place of MASK and the loss is the mean of
+    both passes': unroll_mode "schedule" (the paper's) fills those a decoding step later would keep (`unroll_fill`)
+    and scores the rest, "random_share" fills a random share and scores every masked position.
     Returns (loss, {"loss", "acc", "mask_ratio"}).
     """
+    if unroll and unroll_mode not in UNROLL_MODES:
+        raise ValueError(f"unknown unroll_mode {unroll_mode!r}; expected one of {list(UNROLL_MODES)}")
     core = getattr(model, "module", model)  # the model itself when fit wraps it in DDP
     ids, device = core.ids, tokens.device
     B = tokens.shape[0]
@@ -60,12 +68,35 @@ def masked_token_loss(model: InterMTransformer, tokens: torch.Tensor, captions: 
     pred = logits.detach().argmax(-1)  # (B, 2, 5, T')
     acc = (pred[chosen] == target).float().mean()
     if unroll:
-        share = rand(B)[:, None, None, None]  # (B, 1, 1, 1) fraction of masked positions to fill
-        fill = chosen & (rand(*tokens.shape) < share)  # (B, 2, 5, T')
+        if unroll_mode == "schedule":  # scored where still hidden (the official code's labels)
+            fill = unroll_fill(logits.detach(), chosen & (inputs == ids.mask), valid, cfg.schedule)
+            scored = chosen & ~fill  # (B, 2, 5, T')
+        else:  # a random share of the masked positions, scored on all of them (filled ones too: fix them)
+            share = rand(B)[:, None, None, None]  # (B, 1, 1, 1)
+            fill = chosen & (rand(*tokens.shape) < share)  # (B, 2, 5, T')
+            scored = chosen
         logits2 = model(torch.where(fill, pred, inputs), pooled)
-        loss = 0.5 * (loss + F.cross_entropy(logits2[chosen].float(), target))
+        loss = 0.5 * (loss + F.cross_entropy(logits2[scored].float(), tokens[scored]))
     stats = {"loss": float(loss.detach()), "acc": float(acc), "mask_ratio": float(chosen.sum() / valid.sum())}
     return loss, stats
+
+
+def unroll_fill(logits: torch.Tensor, hidden: torch.Tensor, valid: torch.Tensor, schedule: str) -> torch.Tensor:
+    """The paper's step-unroll: which MASK positions (hidden, (B, 2, 5, T')) the second pass sees filled in.
+
+    The share of valid positions hidden is a time on the masking schedule; one decoding step later
+    (1 / (UNROLL_STEPS + 1) on) fewer stay hidden: the least confident first-pass predictions (max softmax
+    probability of logits (B, 2, 5, T', K)) stay MASK, the rest of the hidden positions get their prediction."""
+    B = hidden.shape[0]
+    n_valid = valid.flatten(1).sum(1).clamp(min=1)  # (B,)
+    ratio = hidden.flatten(1).sum(1) / n_valid  # (B,)
+    later = (schedule_time(schedule, ratio) + 1 / (UNROLL_STEPS + 1)).clamp(max=1)  # (B,)
+    n_still = (get_schedule(schedule)(later) * n_valid).round().clamp(min=1)  # (B,)
+    confidence = logits.float().softmax(-1).amax(-1)  # (B, 2, 5, T')
+    confidence = torch.where(hidden, confidence, torch.full_like(confidence, float("inf")))  # others never stay
+    rank = confidence.reshape(B, -1).argsort(1).argsort(1).view_as(hidden)  # (B, 2, 5, T') 0 = least confident
+    still = rank < n_still[:, None, None, None]
+    return hidden & ~still
 
 
 # ---------------------------------------------------------------- data
@@ -111,17 +142,18 @@ class TokenDataset(Dataset):
         return {"tokens": self.tokens[i], "caption": random.choice(self.captions[i])}
 
 
-def make_loss_fn(cfg: TransformerConfig, unroll: bool = False):
-    """loss_fn(model, batch, device) for train.fit; unroll: the study's step-unroll."""
+def make_loss_fn(cfg: TransformerConfig, unroll: bool = False, unroll_mode: str = "schedule"):
+    """loss_fn(model, batch, device) for train.fit; unroll, unroll_mode: the study's step-unroll."""
     def loss_fn(model, batch, device):
         loss, stats = masked_token_loss(model, batch["tokens"].to(device), list(batch["caption"]), cfg,
-                                        unroll=unroll)
+                                        unroll=unroll, unroll_mode=unroll_mode)
         stats.pop("loss")  # fit logs the loss itself
         return loss, stats
     return loss_fn
 
 
-def make_val_fn(cfg: TransformerConfig, dataset: TokenDataset, batch_size: int, seed: int = 0, unroll: bool = False):
+def make_val_fn(cfg: TransformerConfig, dataset: TokenDataset, batch_size: int, seed: int = 0, unroll: bool = False,
+                unroll_mode: str = "schedule"):
     """val_fn(model, device): the masked-token loss and accuracy on fixed masks (same seed every time)."""
     def val_fn(model, device):
         generator = torch.Generator().manual_seed(seed)
@@ -130,7 +162,7 @@ def make_val_fn(cfg: TransformerConfig, dataset: TokenDataset, batch_size: int, 
             for start in range(0, len(dataset), batch_size):
                 tokens = dataset.tokens[start : start + batch_size].to(device)
                 captions = [c[0] for c in dataset.captions[start : start + batch_size]]
-                _, stats = masked_token_loss(model, tokens, captions, cfg, generator, unroll=unroll)
+                _, stats = masked_token_loss(model, tokens, captions, cfg, generator, unroll, unroll_mode)
                 totals["val_loss"] += stats["loss"] * len(tokens)
                 totals["val_acc"] += stats["acc"] * len(tokens)
                 n += len(tokens)
@@ -173,10 +205,10 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
     loader = train_loader(datasets["train"], tcfg)  # this process's share of each global batch
     extra = {"preset": preset.to_dict(), "nb_code": tokenizer.cfg.nb_code, "vocab": model.text_encoder.vocab,
              "n_rows": tokenizer.token_rows}
-    unroll = preset.transformer_study.unroll
-    val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size, unroll=unroll) if "val" in datasets \
+    unroll = (preset.transformer_study.unroll, preset.transformer_study.unroll_mode)
+    val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size, 0, *unroll) if "val" in datasets \
         else None
-    history = fit(model, make_loss_fn(preset.transformer, unroll), loader, tcfg, val_fn=val_fn,
+    history = fit(model, make_loss_fn(preset.transformer, *unroll), loader, tcfg, val_fn=val_fn,
                   out_dir=out_dir, kind="transformer", extra=extra, device=device, progress=progress, seed=seed)
     return model.eval(), history
 

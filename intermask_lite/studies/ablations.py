@@ -38,7 +38,8 @@ VARIANTS = {
     "no joint self-attention": {"transformer_study.joint_self_attn": False},
     "independent people": {"transformer_study.independent": True},
     "no interaction masking": {"transformer.interaction_mask_prob": 0.0},
-    "step-unroll on": {"transformer_study.unroll": True},
+    "step-unroll on": {"transformer_study.unroll": True},  # the paper's: re-masked by confidence, a step later
+    "step-unroll (random share)": {"transformer_study.unroll": True, "transformer_study.unroll_mode": "random_share"},
 }
 DIFFUSION = "diffusion baseline (InterGen-style)"
 TIMING_PROMPT = "two people shake hands"
@@ -164,7 +165,8 @@ class AblationBench:
             kit, train_s, history = self.kit(name, overrides)
             self.kits[name] = kit
         report = self._evaluate(kit, steps, guidance)
-        timing = time_generation(lambda: kit.generate(TIMING_PROMPT, seconds=3.0, seed=0, steps=steps, guidance=guidance),
+        timing = time_generation(lambda: kit.generate(TIMING_PROMPT, seconds=3.0, seed=0, steps=steps,
+                                                      guidance=guidance),
                                  self.timing_threads, self.timing_repeats)
         return {"name": name, "overrides": {k: str(v) for k, v in overrides.items()}, "model": "intermask",
                 "params": n_params(kit.transformer), "tokenizer_params": n_params(kit.tokenizer),
@@ -298,6 +300,7 @@ def table_markdown(table: dict) -> str:
         if table.get(key):
             lines += ["", f"## {title}", ""] + _rows_markdown(table[key], "setting", keys)
     lines += [""] + [f"- note: {note}" for note in table.get("notes") or []]
-    if table.get("seconds"):                                           # a table put together by hand may not time itself
+    # a table put together by hand may not time itself
+    if table.get("seconds"):
         lines += ["", f"Total time: {table['seconds'] / 60:.1f} min."]
     return "\n".join(lines) + "\n"

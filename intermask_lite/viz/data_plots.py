@@ -152,7 +152,8 @@ def plot_dataset_stats(stats: dict):
     axes[0, 0].set_ylabel("clips")
     axes[0, 0].set_title("clips per class")
     step = 0.2  # built-in clips are a multiple of 4 frames long (0.2 s at 20 fps)
-    axes[0, 1].hist(stats["seconds"], bins=np.arange(stats["seconds"].min() - step / 2, stats["seconds"].max() + step, step),
+    axes[0, 1].hist(stats["seconds"],
+                    bins=np.arange(stats["seconds"].min() - step / 2, stats["seconds"].max() + step, step),
                     color="#55A868")
     axes[0, 1].set_xlabel("length (s)")
     axes[0, 1].set_ylabel("clips")

@@ -159,7 +159,8 @@ def playback_figure(joints, fps: float, title: str = "", max_frames: int = 200, 
     axis = dict(showbackground=False, showgrid=False, zeroline=False, showspikes=False,
                 tickfont=dict(size=9, color="#8a93a0"), title_font=dict(size=11, color="#8a93a0"))
     subtitle = f"{n_people} {'person' if n_people == 1 else 'people'} \u00b7 {n_frames / fps:.1f} s at {fps:g} fps"
-    heading = wrap_title(title) + ("<br>" if title else "") + f"<span style='font-size:12px;color:#6b7280'>{subtitle}</span>"
+    heading = (wrap_title(title) + ("<br>" if title else "")
+               + f"<span style='font-size:12px;color:#6b7280'>{subtitle}</span>")
     fig.update_layout(
         title=dict(text=heading, x=0.5, xanchor="center", y=0.97, font=dict(size=17)),
         scene=dict(xaxis=dict(range=bounds["x"], title="x (m)", **axis),

@@ -201,5 +201,6 @@ class MotionTokenizer(nn.Module):
         """Joint position error through the tokens and back, in metres: (B, 12, 22, T) -> (B, T, 22).
 
         align_root: each pose's root moved onto the truth's first (see skeleton.joint_distances)."""
-        return skeleton.joint_distances(self.grid_to_joints(self.reconstruct(grid)), self.grid_to_joints(grid), align_root)
+        return skeleton.joint_distances(self.grid_to_joints(self.reconstruct(grid)), self.grid_to_joints(grid),
+                                        align_root)
 

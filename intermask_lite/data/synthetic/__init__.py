@@ -80,7 +80,8 @@ def make_clip(label: str, rng, clip_id: str = "") -> Clip:
                 contacts=contacts, params=params)
 
 
-def make_dataset(n_clips: int = 2000, seed: int = 0, cache: bool = True, cache_dir=None, progress: bool = True) -> list[Clip]:
+def make_dataset(n_clips: int = 2000, seed: int = 0, cache: bool = True, cache_dir=None,
+                 progress: bool = True) -> list[Clip]:
     """n_clips clips, classes round-robin in CLASSES order, clip i drawn from the seed sequence (seed, i).
 
     With cache=True the set is stored as one .npz (arrays and JSON text, no pickle) under cache_dir
@@ -173,7 +174,8 @@ def split_dataset(clips: list[Clip], fractions=(0.8, 0.1, 0.1), seed: int = 0) -
         idx = rng.permutation(len(group))
         n_train = int(round(fractions[0] * len(group)))
         n_val = int(round(fractions[1] * len(group)))
-        for name, part in (("train", idx[:n_train]), ("val", idx[n_train:n_train + n_val]), ("test", idx[n_train + n_val:])):
+        for name, part in (("train", idx[:n_train]), ("val", idx[n_train:n_train + n_val]),
+                           ("test", idx[n_train + n_val:])):
             splits[name].extend(group[i] for i in part)
     return splits
 

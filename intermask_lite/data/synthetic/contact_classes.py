@@ -78,7 +78,7 @@ def high_five(st: Stage):
         wind = shoulder(bodies[0], side_a) + up3(len(t)) * 0.35 * st.scales[0] - forward3(bodies[0]) * 0.05
         actor_goal = wind + ramp(t, clap - st.sec(0.2), clap)[:, None] * (ends[0] - wind)
         out = []
-        for who, side, goal, up_t in ((0, side_a, actor_goal, raise_t), (1, side_r, ends[1], raise_t + st.sec(0.2))):
+        for _who, side, goal, up_t in ((0, side_a, actor_goal, raise_t), (1, side_r, ends[1], raise_t + st.sec(0.2))):
             targets, weights = arms(len(t))
             targets[:, HAND_INDEX[side]] = goal
             weights[:, HAND_INDEX[side]] = hold_weight(t, up_t, clap - 0.05, st.contact[1], down)
@@ -224,7 +224,8 @@ def pull(st: Stage):
     rec_xz = (1 - blend) * np.array([0.0, d]) + blend * (actor_xz - gap * direction)  # (T, 2)
     rec_yaw = st.key([walk0, walk0 + st.sec(0.8)], [np.pi, turn_towards(np.pi, final)])
     tug = 0.2 * window(t, walk0, walk1, st.sec(0.5))
-    plans = [st.plan(0, actor_xz[:, 0], actor_xz[:, 1], st.key([walk0 - st.sec(0.3), walk0 + st.sec(0.5)], [0.0, final])),
+    plans = [st.plan(0, actor_xz[:, 0], actor_xz[:, 1],
+                     st.key([walk0 - st.sec(0.3), walk0 + st.sec(0.5)], [0.0, final])),
              st.plan(1, rec_xz[:, 0], rec_xz[:, 1], rec_yaw, pitch=tug)]
 
     def arm_fn(bodies):
@@ -243,7 +244,8 @@ def pull(st: Stage):
 def pat_shoulder(st: Stage):
     behind = st.choice("position", ["front", "behind"]) == "behind"
     d0 = st.uniform("start_distance", 1.0, 2.0)
-    d_pat = (st.uniform("pat_distance", 0.42, 0.48) if behind else st.uniform("pat_distance", 0.55, 0.62)) * np.mean(st.scales)
+    d_pat = (st.uniform("pat_distance", 0.42, 0.48) if behind
+             else st.uniform("pat_distance", 0.55, 0.62)) * np.mean(st.scales)
     arrive, z_a, z_r = _walk_up(st, d0, d_pat, False)
     pats = int(st.rng.integers(2, 5))
     freq = 2.5 * st.tempo
@@ -263,7 +265,8 @@ def pat_shoulder(st: Stage):
         spot = shoulder(rec, target_side) + up3(len(t)) * (0.04 + 0.05 * tap[:, None]) * rec["plan"].scale
         targets, weights = arms(len(t))
         targets[:, HAND_INDEX[side]] = spot
-        weights[:, HAND_INDEX[side]] = window(t, st.contact[0] - st.sec(0.4), st.contact[1] + st.sec(0.4), st.sec(0.4) - 0.01)
+        weights[:, HAND_INDEX[side]] = window(t, st.contact[0] - st.sec(0.4), st.contact[1] + st.sec(0.4),
+                                              st.sec(0.4) - 0.01)
         return [(targets, weights), arms(len(t))]
     return plans, arm_fn
 

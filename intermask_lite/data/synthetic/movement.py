@@ -21,7 +21,8 @@ LEFT, RIGHT = 0, 1  # index of the left / right limb in (T, 2, ...) foot and han
 # ---------------------------------------------------------------- smooth signals
 
 def min_jerk(u):
-    """Minimum-jerk profile 10u^3 - 15u^4 + 6u^5 of u clipped to [0, 1]: 0 -> 1, zero speed and acceleration at both ends."""
+    """Minimum-jerk profile 10u^3 - 15u^4 + 6u^5 of u clipped to [0, 1]: 0 -> 1, zero speed and acceleration at
+    both ends."""
     u = np.clip(u, 0.0, 1.0)
     return u ** 3 * (10.0 - 15.0 * u + 6.0 * u * u)
 
@@ -134,7 +135,8 @@ class BodyPlan:
         self.root_xz = np.asarray(self.root_xz, dtype=np.float64)
         n = len(self.root_xz)
         if self.root_xz.shape != (n, 2) or np.shape(self.yaw) != (n,):
-            raise ValueError(f"BodyPlan: root_xz must be (T, 2) and yaw (T,), got {self.root_xz.shape}, {np.shape(self.yaw)}")
+            raise ValueError(f"BodyPlan: root_xz must be (T, 2) and yaw (T,), got {self.root_xz.shape}, "
+                             f"{np.shape(self.yaw)}")
         for name in ("pitch", "roll", "twist", "crouch", "neck_yaw", "neck_pitch"):
             value = getattr(self, name)
             setattr(self, name, np.zeros(n) if value is None else np.broadcast_to(value, (n,)).astype(np.float64))
@@ -181,7 +183,8 @@ def plan_footsteps(plan: BodyPlan, fps: float, trigger: float = 0.06, turn_trigg
         foot = 1 - last if err[k, 1 - last] > 1.0 else last
         start = t + k
         ahead = np.linalg.norm(plan.root_xz[min(start + dur, n - 1)] - plan.root_xz[start]) * fps / dur  # m/s
-        end = start + int(np.clip(round(max_stride * s * fps / (2.0 * max(ahead, 1e-6))), 3, dur))  # faster: shorter steps
+        # faster: shorter steps
+        end = start + int(np.clip(round(max_stride * s * fps / (2.0 * max(ahead, 1e-6))), 3, dur))
         land = nominal[min(end + lead, n - 1), foot]
         land_yaw = fyaw[foot] + wrap_angle(plan.yaw[min(end, n - 1)] - fyaw[foot])
         steps.append((foot, start, end, pos[foot].copy(), land.copy(), fyaw[foot], land_yaw))
@@ -223,12 +226,14 @@ def _pelvis_height(plan: BodyPlan, feet: FootPlan, offsets) -> np.ndarray:
 
 
 def _local_rotations(plan: BodyPlan, look_yaw: np.ndarray, breath: np.ndarray) -> np.ndarray:
-    """Local rotations (T, 22, 3, 3): root yaw, spine lean/twist spread over three joints, neck look, collar breathing."""
+    """Local rotations (T, 22, 3, 3): root yaw, spine lean/twist spread over three joints, neck look, collar
+    breathing."""
     n = len(plan.yaw)
     rot = np.broadcast_to(np.eye(3), (n, 22, 3, 3)).copy()
     rot[:, 0] = rot_y(plan.yaw)
     for joint, share in ((3, 0.3), (6, 0.35), (9, 0.35)):
-        rot[:, joint] = rot_y(plan.twist * share) @ rot_x(plan.pitch * share + (joint == 9) * breath) @ rot_z(plan.roll * share)
+        rot[:, joint] = (rot_y(plan.twist * share) @ rot_x(plan.pitch * share + (joint == 9) * breath)
+                         @ rot_z(plan.roll * share))
     rot[:, 12] = rot_y(look_yaw + plan.neck_yaw) @ rot_x(plan.neck_pitch - 0.4 * plan.pitch)
     rot[:, 13] = rot_z(3 * breath)
     rot[:, 14] = rot_z(-3 * breath)
@@ -272,7 +277,8 @@ def pose_torsos(plans: list, feets: list, look_at_xz: list, breaths: list) -> li
             look_yaw = soft_clip(rel, 1.1) * 0.5 * (1.0 + np.tanh(3.0 * np.cos(rel)))  # only towards a partner in front
         rots.append(_local_rotations(plan, look_yaw, np.zeros(n) if breath is None else breath))  # (T, 22, 3, 3)
         height = _pelvis_height(plan, feet, sk.scaled_offsets(plan.scale))  # (T,)
-        roots.append(np.concatenate([plan.root_xz[:, :1], height[:, None], plan.root_xz[:, 1:]], -1) / plan.scale)  # unit body
+        # unit body
+        roots.append(np.concatenate([plan.root_xz[:, :1], height[:, None], plan.root_xz[:, 1:]], -1) / plan.scale)
     # a uniformly scaled body is the unit body scaled about the origin: one FK call serves everyone
     unit = torso_forward_kinematics(np.concatenate(rots), np.concatenate(roots), sk.REST_OFFSETS)  # (sum T, 22, 3)
     bodies, start = [], 0

@@ -1,8 +1,8 @@
 """The per-clip `Stage` (random parameters, timing, plans) and helpers the class choreographies share.
 
 Choreographies are written in a scene frame: the actor (who initiates, index 0) stands at the origin facing
-+Z and the receiver (index 1) stands ahead of them on +Z. The generator (`data.synthetic`) later swaps roles and moves the
-scene into person A's frame.
++Z and the receiver (index 1) stands ahead of them on +Z. The generator (`data.synthetic`) later swaps roles and moves
+the scene into person A's frame.
 """
 from __future__ import annotations
 
