@@ -25,7 +25,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
-## make unit: the fast tests alone (no notebook runs)
+## make unit: the fast tests alone (no notebook runs, no wheel build)
 unit: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not notebook and not install" tests
 

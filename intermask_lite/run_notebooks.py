@@ -39,6 +39,16 @@ def is_checked(cell: dict) -> bool:
     return cell["cell_type"] == "code" and "".join(cell["source"]).startswith(CHECK_MARK)
 
 
+def _printed(outputs: list) -> list:
+    """The stream (printed) outputs among a cell's outputs: what nbval compares."""
+    return [o for o in outputs if o.get("output_type") == "stream"]
+
+
+def _notebook_text(nb: dict) -> str:
+    """A notebook as the repository stores it (JSON, indent 1, UTF-8 kept)."""
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
 def copy_checked_outputs(executed: Path, source: Path) -> int:
     """Write the text outputs of `executed`'s checked cells into the same cells of `source`; returns their number.
 
@@ -51,10 +61,10 @@ def copy_checked_outputs(executed: Path, source: Path) -> int:
     n = 0
     for cell, done in zip(nb["cells"], ran):
         if is_checked(cell):
-            cell["outputs"] = [o for o in done.get("outputs", []) if o.get("output_type") == "stream"]
+            cell["outputs"] = _printed(done.get("outputs", []))
             cell["execution_count"] = done.get("execution_count") or 1  # nbval skips a cell marked unrun
             n += 1
-    source.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    source.write_text(_notebook_text(nb))
     return n
 
 
@@ -67,10 +77,10 @@ def strip_outputs(path: Path) -> bool:
         if cell["cell_type"] != "code":
             continue
         if is_checked(cell):
-            cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+            cell["outputs"] = _printed(cell.get("outputs", []))
         else:
             cell["outputs"], cell["execution_count"] = [], None
-    stripped = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    stripped = _notebook_text(nb)
     if stripped != text:
         path.write_text(stripped)
     return stripped != text

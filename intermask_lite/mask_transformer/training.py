@@ -205,10 +205,10 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
     loader = train_loader(datasets["train"], tcfg)  # this process's share of each global batch
     extra = {"preset": preset.to_dict(), "nb_code": tokenizer.cfg.nb_code, "vocab": model.text_encoder.vocab,
              "n_rows": tokenizer.token_rows}
-    unroll = (preset.transformer_study.unroll, preset.transformer_study.unroll_mode)
-    val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size, 0, *unroll) if "val" in datasets \
+    unroll = dict(unroll=preset.transformer_study.unroll, unroll_mode=preset.transformer_study.unroll_mode)
+    val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size, **unroll) if "val" in datasets \
         else None
-    history = fit(model, make_loss_fn(preset.transformer, *unroll), loader, tcfg, val_fn=val_fn,
+    history = fit(model, make_loss_fn(preset.transformer, **unroll), loader, tcfg, val_fn=val_fn,
                   out_dir=out_dir, kind="transformer", extra=extra, device=device, progress=progress, seed=seed)
     return model.eval(), history
 
