@@ -55,7 +55,7 @@ class VQConfig:
     mu: float = 0.99             # EMA decay of the codebook
     gumbel_temp: float = 0.5     # temperature of stochastic code assignment in training (0 = off)
     kind: str = "2d"             # "2d" (the paper's tokenizer) or "1d" (ablation)
-    width_1d: int = 0            # conv channels of the 1D variant (0 = about the 2D parameter count)
+    width_1d: int = 0            # conv channels of the 1D variant (0 = vq.model.matched_1d_width)
     reset_until: float = 1.0     # share of the training steps with dead-code resets (1 = all, the paper's)
     # loss weights
     w_feat: float = 1.0          # features, normalised (SmoothL1)

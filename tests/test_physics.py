@@ -110,6 +110,10 @@ def test_contact_distance_for_a_handshake():
     assert P.contact_distance(joints, "walk_together_unknown") is None
     joints[1, 10, 21] = joints[0, 10, 21] + [0.0, 0.0, 0.05]  # B's hand reaches A's hand at frame 10
     assert P.contact_distance(joints, "handshake") == pytest.approx(0.05)
+    touching = P.contact_frames(joints, "handshake")
+    assert touching.shape == (20,) and touching.tolist() == [t == 10 for t in range(20)]
+    assert P.contact_gaps(joints, "handshake")[10] == pytest.approx(0.05)
+    assert P.contact_frames(joints, "walk_together_unknown") is None
 
 
 def test_physics_report_aggregates_and_explains():

@@ -10,7 +10,9 @@ from intermask_lite import cli
 from intermask_lite.data.synthetic import load_split
 from intermask_lite.eval import report as report_mod
 from intermask_lite.eval.report import ROWS, evaluate, metric_keys, work_units, write_report
+from intermask_lite.eval.physics import CONTACT_SPECS
 from intermask_lite.kit import Kit
+from intermask_lite.skeleton import CHAINS
 
 N_CLIPS, REPS = 6, 2
 ARGS = dict(replications=REPS, pools=(4, 8), mm_prompts=3, steps=3, progress=False)
@@ -70,7 +72,12 @@ def test_tokenizer_scores_agree_with_the_reconstruction_row(report, kit, clips):
     assert math.isclose(scores["fid"], row["fid"]["mean"], rel_tol=1e-3, abs_tol=1e-6)
     assert set(evaluate_tokenizer(kit.tokenizer, cropped)) == {"mpjpe_mm", "mpjpe_aligned_mm", "root_error_mm",
                                                                "root_spread", "usage", "perplexity", "dead_codes",
-                                                               "skate_speed", "skate_speed_truth"}
+                                                               "skate_speed", "skate_speed_truth",
+                                                               *(f"mpjpe_{c}_mm" for c in CHAINS),
+                                                               "mpjpe_contact_mm"}
+    per_chain = [scores[f"mpjpe_{c}_mm"] for c in CHAINS]
+    assert all(0 < e < 10 * scores["mpjpe_mm"] for e in per_chain) and len(set(per_chain)) == len(CHAINS)
+    assert any(c.label in CONTACT_SPECS for c in cropped) and math.isfinite(scores["mpjpe_contact_mm"])
 
 
 def test_ground_truth_fid_is_zero_and_pool_too_large_is_noted(report):

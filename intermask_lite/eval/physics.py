@@ -205,17 +205,28 @@ def jerk(joints, fps: float) -> float:
 
 # ---------------------------------------------------------------- contact classes
 
-def contact_distance(joints, label: str) -> float | None:
-    """Closest approach (m) over time of the joints that should meet for `label`; None if not a contact class."""
+def contact_gaps(joints, label: str) -> np.ndarray | None:
+    """Per frame, how far (m) the joints that should meet for `label` are apart, either person reaching: (T,).
+    None if `label` is not a contact class."""
     if label not in CONTACT_SPECS:
         return None
     j = _check_joints(joints)
     reach, target, _ = CONTACT_SPECS[label]
-    best = np.inf
-    for actor in (0, 1):  # either person may be the one reaching
-        diff = j[actor][:, reach, None] - j[1 - actor][:, None, target]  # (T, R, G, 3)
-        best = min(best, float(np.linalg.norm(diff, axis=-1).min()))
-    return best
+    gaps = [np.linalg.norm(j[actor][:, reach, None] - j[1 - actor][:, None, target], axis=-1).min(axis=(1, 2))
+            for actor in (0, 1)]  # (T,) each: A reaching, B reaching
+    return np.minimum(*gaps)
+
+
+def contact_distance(joints, label: str) -> float | None:
+    """Closest approach (m) over time of the joints that should meet for `label`; None if not a contact class."""
+    gaps = contact_gaps(joints, label)
+    return None if gaps is None else float(gaps.min())
+
+
+def contact_frames(joints, label: str) -> np.ndarray | None:
+    """(T,) bool: the frames where the joints that should meet for `label` touch (CONTACT_SPECS distance)."""
+    gaps = contact_gaps(joints, label)
+    return None if gaps is None else gaps <= CONTACT_SPECS[label][2]
 
 
 # ---------------------------------------------------------------- per sample and per set

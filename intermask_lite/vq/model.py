@@ -10,7 +10,7 @@ inputs and outputs keep the skeleton's.
 """
 from __future__ import annotations
 
-import math
+from functools import lru_cache
 
 import torch
 from torch import nn
@@ -24,6 +24,30 @@ from .quantizer import EMAQuantizer
 
 N_CHANNELS, N_JOINTS = 12, 22  # grid channels per joint, joints
 JOINT_ORDERS = {"smpl": None, "chains": skeleton.CHAIN_ORDER}  # study.joint_order: None = skeleton order
+
+
+def _n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@lru_cache(maxsize=None)
+def matched_1d_width(width: int, code_dim: int, depth: int, dilation_growth: int) -> int:
+    """The conv width (a multiple of 4) that gives the 1D tokenizer's encoder and decoder the parameter count
+    closest to the 2D ones of `width`: the 1D ablation then differs from the 2D tokenizer in its layout alone
+    (same codebook, same temporal downsampling, parameter counts within a few per cent)."""
+    args = (code_dim, depth, dilation_growth)
+
+    def count(channels: int, w: int, dims: int) -> int:
+        with torch.device("meta"):  # shapes only, no memory
+            return _n_params(Encoder(channels, w, *args, dims=dims)) + _n_params(Decoder(channels, w, *args, dims=dims))
+    target = count(N_CHANNELS, width, 2)
+    lo, hi = 1, width                             # in units of 4 channels; the count grows with the width
+    while count(N_CHANNELS * N_JOINTS, 4 * hi, 1) < target:
+        hi *= 2
+    while hi - lo > 1:                            # the last width below the target, then the nearer of it and the next
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if count(N_CHANNELS * N_JOINTS, 4 * mid, 1) < target else (lo, mid)
+    return min((4 * lo, 4 * hi), key=lambda w: abs(count(N_CHANNELS * N_JOINTS, w, 1) - target))
 
 
 def pad_to_multiple(grid: torch.Tensor, multiple: int = FRAMES_PER_TOKEN) -> tuple[torch.Tensor, int]:
@@ -101,7 +125,7 @@ class MotionTokenizer(nn.Module):
             self.decoder = Decoder(N_CHANNELS, cfg.width, *args, dims=2)
             self.token_rows = JOINT_SIZES[-1]
         else:
-            width = cfg.width_1d or 8 * round(cfg.width * math.sqrt(3) / 8)  # ~ the 2D parameter count
+            width = cfg.width_1d or matched_1d_width(cfg.width, *args)  # the 2D parameter count
             self.encoder = Encoder(N_CHANNELS * N_JOINTS, width, *args, dims=1)  # joints folded into channels
             self.decoder = Decoder(N_CHANNELS * N_JOINTS, width, *args, dims=1)
             self.token_rows = 1
@@ -110,7 +134,7 @@ class MotionTokenizer(nn.Module):
         self.joint_unorder = None if self.joint_order is None else [self.joint_order.index(j) for j in range(N_JOINTS)]
 
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        return _n_params(self)
 
     def check_grid(self, grid: torch.Tensor) -> None:
         """Clear errors for a wrong shape, a length that is not a multiple of 4, or NaNs."""
