@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_DIR := runs/$(shell date +%Y-%m-%d_%H%M%S)
 
-.PHONY: run test unit lint lab setup clean checkpoints
+.PHONY: run test unit lint lab setup clean checkpoints claims
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ lab: $(STAMP)
 ## make checkpoints: rebuild the shipped lab checkpoints and their manifest
 checkpoints: $(STAMP)
 	$(PY) -m intermask_lite build-checkpoints --preset lab
+
+## make claims: the paper's claims over 3 seeds (lab preset) into results/claims.json (resumable; hours on a CPU)
+claims: $(STAMP)
+	$(PY) -m intermask_lite study --preset lab --seeds 3 $(CLAIMS_ARGS)
 
 clean:
 	rm -rf runs artifacts .pytest_cache

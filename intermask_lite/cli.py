@@ -182,6 +182,27 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--work-dir", type=Path, default=Path("artifacts"), help="training folder (resumable)")
     _threads(b)
 
+    c = sub.add_parser("study", help="test the paper's claims over several seeds: results/claims.json",
+                       description="Train and measure the full model and one variant per claim of the paper, each "
+                                   "with several seeds, then the quality-against-speed curve of masked decoding "
+                                   "and DDIM; write results/claims.json (rows, verdicts, speed curve). Resumable: "
+                                   "each variant and seed is kept in --work-dir as it finishes.")
+    c.add_argument("--preset", default="lab", choices=["smoke", "lab", "paper"])
+    c.add_argument("--seeds", type=_positive_int, default=3, help="seeds per variant (default 3)")
+    c.add_argument("--steps", type=_positive_int, default=1200, help="transformer steps of every variant")
+    c.add_argument("--vq-steps", type=_positive_int, default=3200, help="tokenizer steps (2D and 1D alike)")
+    c.add_argument("--diffusion-steps", type=_positive_int, default=None,
+                   help="the diffusion baseline's steps (default: --steps)")
+    c.add_argument("--eval-clips", type=_positive_int, default=70, help="test clips per evaluation")
+    c.add_argument("--replications", type=_positive_int, default=3, help="evaluation replications per seed")
+    c.add_argument("--claim", action="append", default=None, metavar="CLAIM",
+                   help="only this claim (repeatable); default: all of studies.claims.CLAIMS")
+    c.add_argument("--no-speed-curve", action="store_true", help="skip the quality-against-speed curve")
+    c.add_argument("--work-dir", type=Path, default=Path("results/claims_runs"),
+                   help="models and per-unit results (resumable)")
+    c.add_argument("--out", type=Path, default=Path("results/claims.json"), help="the JSON written at the end")
+    _threads(c)
+
     n = sub.add_parser("notebooks", help="copy the lesson notebooks into a folder (for a course)",
                        description="Copy the lesson notebooks to DEST/notebooks/ and the documents they link to "
                                    "DEST/docs/; the notebooks then keep their trained models in DEST/artifacts/.")
@@ -353,6 +374,18 @@ def run(args) -> int:
             return _make_samples(args, kit, sampling, actor, run_folder, formats)
     if args.command == "train":
         return _train(args)
+    if args.command == "study":
+        from .studies.claims import CLAIMS, ClaimStudy
+        study = ClaimStudy(args.preset, args.work_dir, seeds=args.seeds, steps=args.steps, vq_steps=args.vq_steps,
+                           diffusion_steps=args.diffusion_steps, eval_clips=args.eval_clips,
+                           replications=args.replications, claims=tuple(args.claim or CLAIMS),
+                           speed_curve=not args.no_speed_curve)
+        rows = study.run(args.out)
+        for row in rows:
+            if row.get("decides"):
+                print(f"{row['claim']}: {row['verdict']} ({row['metric']}, {row['n_seeds']} seeds)")
+        print(f"wrote {args.out}")
+        return 0
     if args.command == "evaluate":
         from .eval.report import evaluate, write_report
         from .runs import check_parent

@@ -172,6 +172,7 @@ class AblationBench:
                 "params": n_params(kit.transformer), "tokenizer_params": n_params(kit.tokenizer),
                 "train_seconds": train_s, "val_acc": (history.get("val_acc") or [None])[-1],
                 "decode_steps": steps, "guidance": guidance, "metrics": metrics_of(report),
+                "physics": {k: v["value"] for k, v in report["physics"]["generated"].items()},
                 "gen_seconds": timing, "eval_seconds": report["seconds"]}
 
     def diffusion_kit(self):

@@ -4,6 +4,8 @@ quality against generation time, and the decoding-steps and guidance sweeps.
     fig = plot_variants(table, "class_acc")              # one bar per variant, 95 % interval, ground truth line
     fig = plot_quality_vs_time(table, "fid")             # every row and sweep point: metric against seconds
     fig = plot_sweeps(table, "class_acc")                # steps sweep and guidance sweep side by side
+    fig = plot_claims(rows)                              # results/claims.json: each claim's verdict, over seeds
+    fig = plot_speed_curve(rows)                         # ... and its FID against sampling time curve
 """
 from __future__ import annotations
 
@@ -105,5 +107,56 @@ def plot_sweeps(table: dict, metric: str = "class_acc", threads: str = "1_thread
         twin.plot(x, [_seconds(r, threads) for r in rows], "s--", color="grey", alpha=0.7)
         twin.set_ylabel("s per interaction", color="grey")
         ax.set_title(f"{metric_label(metric)} and time against {label}")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- results/claims.json (studies.claims)
+VERDICT_COLORS = {"confirmed": "#55A868", "contradicted": "#C44E52", "unresolved": "#8C8C8C"}
+
+
+def plot_claims(rows: list[dict], ax=None):
+    """Each claim's deciding comparison: the advantage in the paper's favour (mean over seeds, 95 % interval);
+    right of the zero line the paper is right. Colour = verdict."""
+    decided = [r for r in rows if r.get("decides")]
+    if not decided:
+        raise ValueError("no verdict rows in the claims (run `intermask-lite study` first)")
+    fig, ax = (plt.subplots(figsize=(8, 0.5 * len(decided) + 1.4)) if ax is None else (ax.figure, ax))
+    y = np.arange(len(decided))[::-1]
+    means = np.array([r["advantage"] for r in decided])
+    lo, hi = (np.array([r["ci95"][i] for r in decided]) for i in (0, 1))
+    err = np.nan_to_num(np.vstack([means - lo, hi - means]))  # no interval (one seed): no bar
+    ax.barh(y, means, xerr=err, color=[VERDICT_COLORS[r["verdict"]] for r in decided], alpha=0.85, capsize=3)
+    ax.set_yticks(y, [f"{r['claim']}\n({r['metric']}, {r['n_seeds']} seeds: {r['verdict']})" for r in decided],
+                  fontsize=8)
+    ax.axvline(0, color="black", lw=1)
+    ax.set_xlabel("advantage in the paper's favour (variant against the full model; > 0: as the paper says)")
+    ax.set_title("The paper's claims, paired over seeds")
+    fig.tight_layout()
+    return fig
+
+
+def plot_speed_curve(rows: list[dict], metric: str = "fid", ax=None):
+    """Quality against sampling time: masked decoding steps and DDIM steps (speed rows of claims.json)."""
+    speed = [r for r in rows if "method" in r]
+    if not speed:
+        raise ValueError("no speed-curve rows in the claims (run `intermask-lite study` without --no-speed-curve)")
+    fig, ax = (plt.subplots(figsize=(7, 4.2)) if ax is None else (ax.figure, ax))
+    for method, color, label in (("masked", COLORS["intermask"], "masked decoding (InterMask)"),
+                                 ("ddim", COLORS["diffusion"], "DDIM (diffusion baseline)")):
+        points = sorted((r for r in speed if r["method"] == method), key=lambda r: r["seconds_per_sample"])
+        if not points:
+            continue
+        x, v = [r["seconds_per_sample"] for r in points], [r[metric] for r in points]
+        ax.plot(x, v, "o-", color=color, label=label)
+        for r in points:
+            ax.annotate(str(r["steps"]), (r["seconds_per_sample"], r[metric]), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7, color=color)
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("seconds per 3-second interaction (batch 1, 1 thread; log scale)")
+    ax.set_ylabel(metric_label(metric))
+    ax.set_title(f"{metric_label(metric)} against sampling time (numbers: steps)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
