@@ -29,6 +29,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from ..config import GUIDANCE
+from ..eval.tokenizer_eval import evaluate_tokenizer
 from ..utils import atomic_write
 from .ablations import DIFFUSION, TIMING_PROMPT, VARIANTS, AblationBench, metrics_of, time_generation
 
@@ -185,7 +186,6 @@ class ClaimStudy:
 
     def _measure(self, bench: AblationBench, variant: str) -> dict:
         """One (variant, seed): train, evaluate; the numbers of claims.json and the tokenizer's reconstruction."""
-        from ..eval.tokenizer_eval import evaluate_tokenizer
         row = bench.run_variant(variant, VARIANTS[variant])
         kit = bench.kits[variant]
         report_metrics = row["metrics"]
