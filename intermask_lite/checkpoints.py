@@ -72,15 +72,18 @@ def _tuning_owed(preset, folder: Path) -> bool:
 
 
 def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenizer=None, progress=True,
-                  shipped: bool = True, seed: int = 0, train: bool = True):
+                  shipped: bool = True, seed: int = 0, train: bool = True, init_from=None):
     """Load `kind` ("vq", "transformer", "evaluator") for `preset`, training it into artifacts_dir if absent.
 
     shipped=False ignores the shipped checkpoints (to train or rebuild them); seed seeds any training.
     An interrupted run in artifacts_dir is resumed from its last checkpoint. train=False never trains: an
     interrupted run is loaded as it stands (with a note), and nothing found is a FileNotFoundError. The
     transformer needs the tokenizer it was trained with: pass `tokenizer` (else it is loaded the same way).
+    init_from: a transformer checkpoint whose weights start the training (a fine-tune; train.fit).
     Returns the model in eval mode on `device`.
     """
+    if init_from is not None and kind != "transformer":
+        raise ValueError(f"init_from (a fine-tune) is for the transformer, not {kind!r}")
     preset = config_mod.get_preset(preset)
     dev = get_device(device)
     path = checkpoint_path(kind, preset.name, artifacts_dir, shipped)
@@ -123,7 +126,7 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
         tokenizer = tokenizer or load_or_train("vq", preset, artifacts_dir, device, progress=progress,
                                                shipped=shipped, seed=seed)
         model, _ = train_transformer(preset, *training_clips(preset), tokenizer=tokenizer, out_dir=out_dir,
-                                     device=device, progress=progress, seed=seed)
+                                     device=device, progress=progress, seed=seed, init_from=init_from)
     else:
         model, _ = train_evaluator(preset, *training_clips(preset), out_dir=out_dir, device=device,
                                    progress=progress, seed=seed)
@@ -145,6 +148,10 @@ def training_record(ckpt: dict, kind: str) -> dict:
     if preset:
         section = preset.get(TRAIN_SECTION[kind], {})
         record["train_settings"] = {k: section[k] for k in ("steps", "batch_size", "lr", "cpu_bf16") if k in section}
+    start = (ckpt.get("extra") or {}).get("init_from")
+    if start:                                                          # a fine-tune: its minutes include the start's
+        record["init_from"] = start
+        record["train_minutes"] = round(record.get("train_minutes", 0.0) + start["train_minutes"], 1)
     tune = history.get("tune")
     if kind == "vq" and tune and tune.get("seconds"):                  # the decoder tuning (vq.readback)
         record["tune_minutes"] = round(tune["seconds"][-1] / 60, 1)

@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", default=None, metavar="SOURCE",
                    help="training clips: synthetic (default), interhuman:<folder> or interx:<folder>")
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
+    t.add_argument("--init-from", type=Path, default=None, metavar="CKPT",
+                   help="transformer only: start from these weights (e.g. the shipped checkpoint) with a fresh "
+                        "optimiser and schedule of --steps steps; a run to resume in the folder takes precedence")
     t.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
                    help="change preset fields, e.g. --set vq.nb_code=1024 vq_train.lr=7e-4 (checkpoints keep the "
                         "config they were trained with)")
@@ -429,12 +432,14 @@ def _train(args) -> int:
         preset = replace(preset, data=replace(preset.data, source=args.data))
     from .utils import get_device
     get_device(args.device)
+    if args.init_from is not None and not args.init_from.is_file():
+        raise FileNotFoundError(f"--init-from {args.init_from}: no such checkpoint file")
     init_from_env(args.device)
     finished = False
     try:
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sys.stdout if is_main() else sink):
             load_or_train(args.what, preset, args.artifacts_dir, args.device, shipped=False, seed=args.seed,
-                          progress=is_main())
+                          progress=is_main(), init_from=args.init_from)
             print(f"checkpoints in {Path(args.artifacts_dir) / preset.name}")
         finished = True
     finally:

@@ -41,8 +41,8 @@ from tqdm.auto import tqdm
 
 from .distributed import is_sharded, mean_over_processes, rank_and_world
 from .history import write_history
-from .utils import (CHECKPOINT_FORMAT, atomic_torch_save, cpu_has_bf16, get_device, load_checkpoint, run_lock,
-                    seed_everything)
+from .utils import (CHECKPOINT_FORMAT, atomic_torch_save, cpu_has_bf16, get_device, load_checkpoint, load_weights,
+                    run_lock, seed_everything)
 
 PLOT_SHARE = 0.02  # at most this share of the training time goes to redrawing {kind}_loss.png
 
@@ -147,12 +147,22 @@ def _validate(model, val_fn, device) -> dict:
     return out
 
 
+def _load_init(model, path, kind: str) -> dict:
+    """Load the weights of checkpoint `path` into model; returns where they came from (file, step, minutes)."""
+    ckpt = load_checkpoint(path, kind=kind)
+    load_weights(model, ckpt["model"], path)
+    seconds = (ckpt.get("history") or {}).get("seconds") or [0.0]
+    prior = (ckpt.get("extra") or {}).get("init_from") or {}  # a chain of fine-tunes adds up
+    return {"file": Path(path).name, "step": int(ckpt.get("step", 0)) + int(prior.get("step", 0)),
+            "train_minutes": round(seconds[-1] / 60 + float(prior.get("train_minutes", 0.0)), 1)}
+
+
 def _log(history: dict, key: str, value: float) -> None:
     history.setdefault(key, []).append(float(value))
 
 
 def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="vq", extra=None,
-        device="auto", resume=True, progress=True, seed=0, on_step=None) -> dict:
+        device="auto", resume=True, progress=True, seed=0, on_step=None, init_from=None) -> dict:
     """Train `model` for cfg.steps optimiser steps (a TrainConfig); returns the history dict of lists.
 
     history: "step", "loss", "lr", "seconds" (training time so far) and each logged training term per
@@ -161,6 +171,8 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
     {kind}_history.csv, {kind}_val_history.csv and {kind}_loss.png beside it (write_history).
     Resuming from out_dir/{kind}_last.pt continues the step count, optimiser, scheduler and history, and
     replays the data order from where it stopped.
+    init_from: a {kind} checkpoint whose weights start a fresh run (a fine-tune: new optimiser, schedule and
+    history); a run to resume in out_dir takes precedence. Its step and minutes go into extra["init_from"].
     on_step(model, step): called before each optimiser step, resumed runs included (e.g. to switch a
     mechanism off for the last steps).
     """
@@ -199,8 +211,14 @@ def fit(model, loss_fn, train_loader, cfg, *, val_fn=None, out_dir=None, kind="v
             step, history = ckpt["step"], ckpt["history"]
             best = min(history.get("val_loss", [math.inf]))
             epoch, drawn = _resume_position(ckpt, cfg, per_epoch, main)
+            if (ckpt.get("extra") or {}).get("init_from"):  # a resumed fine-tune still says where it started
+                extra = {**(extra or {}), "init_from": ckpt["extra"]["init_from"]}
             if main:
                 print(f"resumed {kind} from {last_path} at step {step}")
+        elif init_from is not None:
+            extra = {**(extra or {}), "init_from": _load_init(model, init_from, kind)}
+            if main:
+                print(f"{kind}: starting from the weights of {init_from} (step {extra['init_from']['step']})")
         if world > 1:
             model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         if getattr(cfg, "compile", False):

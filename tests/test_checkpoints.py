@@ -52,5 +52,9 @@ def test_manifest_records_how_each_model_was_trained():
         "train_minutes": 1.5, "train_threads": [1, 2],
         "train_settings": {"steps": 9600, "batch_size": 16, "lr": 1e-3, "cpu_bf16": False}}
     assert checkpoints.training_record({"history": {}}, "evaluator") == {}
+    tuned = {**ckpt, "extra": {**ckpt["extra"], "init_from": {"file": "lab_transformer.pt", "step": 9600,
+                                                                "train_minutes": 116.0}}}
+    record = checkpoints.training_record(tuned, "transformer")            # a fine-tune counts its start's minutes
+    assert record["train_minutes"] == 117.5 and record["init_from"]["step"] == 9600
     manifest = checkpoints.verify()
     assert all("train_minutes" in entry for entry in manifest.values()), "the shipped models say how long they took"

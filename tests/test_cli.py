@@ -98,6 +98,22 @@ def test_train_trains_even_where_a_checkpoint_is_shipped(smoke_artifacts, tmp_pa
     assert ckpt["step"] == 2
 
 
+def test_train_transformer_init_from_fine_tunes_a_trained_checkpoint(smoke_artifacts, tmp_path, capsys):
+    work = tmp_path / "work" / "smoke"
+    work.mkdir(parents=True)
+    (work / "vq_best.pt").write_bytes((smoke_artifacts / "smoke" / "vq_best.pt").read_bytes())  # its tokenizer
+    start = smoke_artifacts / "smoke" / "transformer_last.pt"
+    args = ["train", "transformer", "--preset", "smoke", "--artifacts-dir", str(tmp_path / "work"), "--steps", "2"]
+    assert cli.main(args + ["--init-from", str(start)]) == 0
+    assert "starting from the weights of" in capsys.readouterr().out
+    ckpt = torch.load(work / "transformer_last.pt", weights_only=True)
+    assert ckpt["step"] == 2 and ckpt["extra"]["init_from"]["step"] == torch.load(start, weights_only=True)["step"]
+    assert cli.main(args + ["--init-from", str(tmp_path / "nope.pt")]) == 2
+    assert "--init-from" in (err := capsys.readouterr().err) and "no such checkpoint file" in err
+    vq_args = ["train", "vq", "--preset", "smoke", "--artifacts-dir", str(tmp_path / "v"), "--init-from", str(start)]
+    assert cli.main(vq_args) == 2 and "is for the transformer" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("spread, warned", [(0.04, True), (0.97, False)])
 def test_train_vq_warns_when_placement_is_lost(tmp_path, capsys, monkeypatch, spread, warned):
     from intermask_lite.vq import pipeline

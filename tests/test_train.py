@@ -115,6 +115,31 @@ def test_checkpoint_exact_and_resume_continues(tmp_path):
         assert torch.allclose(model2.state_dict()[key], value, atol=1e-6)
 
 
+def test_init_from_starts_a_fresh_run_from_trained_weights_and_records_where(tmp_path):
+    model, loss_fn, val_fn, loader = regression_setup()
+    first = fit(model, loss_fn, loader, cfg(), val_fn=val_fn, out_dir=tmp_path / "a", kind="toy", progress=False)
+    start, *_ = regression_setup(seed=3)                                 # other initial weights
+    hist = fit(start, loss_fn, loader, cfg(steps=10, eval_every=5), val_fn=val_fn, out_dir=tmp_path / "b",
+               kind="toy", progress=False, init_from=tmp_path / "a" / "toy_last.pt")
+    assert hist["step"] == list(range(10))                                # a fresh schedule and history
+    assert hist["val_loss"][0] < first["val_loss"][0] / 5                 # it started from the trained weights
+    ckpt = load_checkpoint(tmp_path / "b" / "toy_last.pt", kind="toy")
+    assert ckpt["extra"]["init_from"]["file"] == "toy_last.pt" and ckpt["extra"]["init_from"]["step"] == 40
+    assert ckpt["optimizer"]["state"]                                     # an optimiser of its own, saved
+    # a second fine-tune of the fine-tune adds up the steps of both
+    again, *_ = regression_setup(seed=4)
+    fit(again, loss_fn, loader, cfg(steps=5), out_dir=tmp_path / "c", kind="toy", progress=False,
+        init_from=tmp_path / "b" / "toy_last.pt")
+    assert load_checkpoint(tmp_path / "c" / "toy_last.pt", kind="toy")["extra"]["init_from"]["step"] == 50
+    with pytest.raises(ValueError, match="holds a 'toy' checkpoint, expected 'other'"):
+        fit(again, loss_fn, loader, cfg(steps=5), out_dir=tmp_path / "d", kind="other", progress=False,
+            init_from=tmp_path / "b" / "toy_last.pt")
+    wide = torch.nn.Linear(4, 2)
+    with pytest.raises(ValueError, match="do not fit"):                    # another shape
+        fit(wide, loss_fn, loader, cfg(steps=5), out_dir=tmp_path / "e", kind="toy", progress=False,
+            init_from=tmp_path / "b" / "toy_last.pt")
+
+
 def test_a_folder_in_training_is_locked_and_a_stale_lock_is_taken_over(tmp_path):
     model, loss_fn, val_fn, loader = regression_setup()
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

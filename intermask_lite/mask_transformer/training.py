@@ -180,11 +180,12 @@ def build_transformer(preset: Preset, nb_code: int, captions: list[str] | None =
 
 
 def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None, device="auto", progress=True,
-                      seed=0):
+                      seed=0, init_from=None):
     """Tokenise the clips once with the trained `tokenizer` and train Inter-M with train.fit.
 
     preset: a Preset or its name (data.sources.training_clips(preset) gives the built-in clips); val_clips
-    may be empty (no validation). Returns (model, history); checkpoints go to out_dir/transformer_{last,best}.pt.
+    may be empty (no validation); init_from: a transformer checkpoint of the same config to fine-tune (train.fit).
+    Returns (model, history); checkpoints go to out_dir/transformer_{last,best}.pt.
     """
     preset = get_preset(preset)
     seed_everything(seed)
@@ -209,7 +210,8 @@ def train_transformer(preset, train_clips, val_clips, *, tokenizer, out_dir=None
     val_fn = make_val_fn(preset.transformer, datasets["val"], tcfg.batch_size, **unroll) if "val" in datasets \
         else None
     history = fit(model, make_loss_fn(preset.transformer, **unroll), loader, tcfg, val_fn=val_fn,
-                  out_dir=out_dir, kind="transformer", extra=extra, device=device, progress=progress, seed=seed)
+                  out_dir=out_dir, kind="transformer", extra=extra, device=device, progress=progress, seed=seed,
+                  init_from=init_from)
     return model.eval(), history
 
 
