@@ -8,7 +8,7 @@ reconstruction through the tokenizer (raw decoder output and after `cleanup`), a
 sets, 3 prompts per class: template captions (taken from those test clips) and the held-out paraphrases
 (data.synthetic.captions.HELD_OUT_PARAPHRASES, never seen in training), raw and cleaned. Rows:
 - physics (eval.physics): touch rate and contact distance on contact classes, foot skating, bone drift,
-  deepest interpenetration, jerk;
+  deepest interpenetration, jerk; touch rate per contact class (touch_<class>);
 - tokens: mode share (share of a token row held by its most frequent code) and read-back (`tokenize` of the
   motion, in the models' frame, against the tokens it was decoded from; for a reconstruction, against the test
   clip's own tokens: the tokenizer's own read-back, the most generated motion can expect);
@@ -60,6 +60,12 @@ def measure(kit, joints, labels, texts, ids=None, readback=False) -> dict:
     row["class_accuracy"] = ev.class_accuracy(emb, labels)
     row["r3"] = float(metrics.r_precision(embed_texts(ev, texts), emb, pool=min(32, len(joints)), rng=0)[2])
     row["_emb"] = emb
+    touched: dict = {}                                                 # touch rate per contact class
+    for j, label in zip(joints, labels):
+        hit = physics.physics_sample(j, kit.fps, None, label)["touched"]
+        if hit is not None:
+            touched.setdefault(label, []).append(hit)
+    row.update({f"touch_{label}": float(np.mean(v)) for label, v in sorted(touched.items())})
     if ids is not None:
         row["mode_share"] = float(np.mean([metrics.mode_share(i) for i in ids]))
         again = [kit.tokenize(own(kit, j)) for j in joints]
