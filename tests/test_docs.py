@@ -39,3 +39,24 @@ def test_relative_links_resolve(path, text):
 def test_the_tokenizer_study_is_linked_from_the_readme():
     assert "(docs/tokenizer_study.md)" in (ROOT / "README.md").read_text()
     assert (ROOT / "docs" / "tokenizer_study.md").exists()
+
+
+def test_every_iml_name_in_the_readme_resolves():
+    """`iml.data.caption_augment`, `iml.text.CaptionAnchor`, ...: each dotted name the README uses exists, in a fresh
+    interpreter (so a submodule that only works once something else imported it fails here)."""
+    import subprocess
+    import sys
+    names = sorted(set(re.findall(r"\biml\.[A-Za-z_][\w.]*[A-Za-z_0-9]", (ROOT / "README.md").read_text())))
+    assert len(names) >= 8, names                                       # the check sees the README's names
+    script = ("import sys, intermask_lite as iml\n"
+              "def resolves(name):\n"
+              "    obj = iml\n"
+              "    for part in name.split('.')[1:]:\n"
+              "        try:\n"
+              "            obj = getattr(obj, part)\n"
+              "        except AttributeError:\n"
+              "            return False\n"
+              "    return True\n"
+              "print([n for n in sys.argv[1:] if not resolves(n)])\n")
+    out = subprocess.run([sys.executable, "-c", script, *names], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", f"README names that do not resolve: {out.stdout}"

@@ -7,13 +7,14 @@
 
 Both feed `features` (262-d per-person features and the (12, 22, T) grid), `augment` (canonical frame,
 mirroring, swapping the people) and `datasets` (the torch Datasets the models train on); `sources` picks a
-preset's training clips from either half (DataConfig.source).
+preset's training clips from either half (DataConfig.source); `caption_augment` rewrites captions with synonyms.
 """
 import importlib
 
 from .clip import Clip  # noqa: F401
 
-_LAZY = {"synthetic", "features", "augment", "datasets", "sources", "interhuman", "interx", "realdata", "bvh"}
+_LAZY = {"synthetic", "features", "augment", "datasets", "sources", "interhuman", "interx", "realdata", "bvh",
+         "caption_augment", "clip"}
 
 
 def __getattr__(name):
