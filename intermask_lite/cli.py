@@ -70,6 +70,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _steps_or_matched(text: str) -> int | str:
+    return "matched" if text == "matched" else _positive_int(text)
+
+
 def _int(text: str) -> int:
     try:
         return int(text)
@@ -194,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", type=_positive_int, default=3, help="seeds per variant (default 3)")
     c.add_argument("--steps", type=_positive_int, default=1200, help="transformer steps of every variant")
     c.add_argument("--vq-steps", type=_positive_int, default=3200, help="tokenizer steps (2D and 1D alike)")
-    c.add_argument("--diffusion-steps", type=_positive_int, default=None,
-                   help="the diffusion baseline's steps (default: --steps)")
+    c.add_argument("--diffusion-steps", type=_steps_or_matched, default=None,
+                   help="the diffusion baseline's training steps, or 'matched': as many as take the full model's "
+                        "training time (default: --steps)")
     c.add_argument("--eval-clips", type=_positive_int, default=70, help="test clips per evaluation")
     c.add_argument("--replications", type=_positive_int, default=3, help="evaluation replications per seed")
     c.add_argument("--claim", action="append", default=None, metavar="CLAIM",

@@ -86,10 +86,20 @@ def test_matched_speed_interpolates_in_log_time():
     assert C.matched_speed([r for r in curve if r["method"] == "masked"]) is None
 
 
+def test_matched_steps_fill_the_wall_clock_and_bad_budgets_are_refused(tmp_path):
+    assert C.matched_steps(60.0, 0.25) == 240 and C.matched_steps(0.0, 0.5) == 1
+    with pytest.raises(ValueError, match="positive seconds_per_step"):
+        C.matched_steps(60.0, 0.0)
+    with pytest.raises(ValueError, match="'matched' or None, not 'same'"):
+        C.ClaimStudy("smoke", tmp_path, diffusion_steps="same")
+    with pytest.raises(ValueError, match="not 0"):
+        C.ClaimStudy("smoke", tmp_path, diffusion_steps=0)
+
+
 def test_a_tiny_study_runs_resumes_and_writes_claims_json(tmp_path, capsys):
     args = ["study", "--preset", "smoke", "--seeds", "2", "--steps", "4", "--vq-steps", "4", "--eval-clips", "8",
             "--replications", "1", "--claim", "2D token maps beat 1D tokens", "--work-dir", str(tmp_path / "w"),
-            "--out", str(tmp_path / "claims.json"), "--threads", "1"]
+            "--out", str(tmp_path / "claims.json"), "--threads", "1", "--diffusion-steps", "matched"]
     assert cli.main(args) == 0
     rows = json.loads((tmp_path / "claims.json").read_text())
     metric_rows = [r for r in rows if "variant" in r]
@@ -105,7 +115,11 @@ def test_a_tiny_study_runs_resumes_and_writes_claims_json(tmp_path, capsys):
     speed = [r for r in rows if "method" in r]
     assert [(r["method"], r["steps"]) for r in speed] == [("masked", s) for s in C.MASKED_STEPS] + \
         [("ddim", s) for s in C.DDIM_STEPS]
-    assert all(r["seconds_per_sample"] > 0 and r["fid"] >= 0 for r in speed)
+    assert all(r["seconds_per_sample"] > 0 and r["fid"] >= 0 and r["train_seconds"] > 0 for r in speed)
+    assert {r["train_steps"] for r in speed if r["method"] == "masked"} == {4}
+    ddim_steps = {r["train_steps"] for r in speed if r["method"] == "ddim"}
+    assert len(ddim_steps) == 1 and min(ddim_steps) >= 1                  # sized to the masked model's wall clock
+    assert (tmp_path / "w" / "calibration").is_dir()                     # after a timed probe of the baseline
     assert "2D token maps beat 1D tokens: unresolved" in capsys.readouterr().out
     units = sorted((tmp_path / "w" / "runs").glob("*.json"))
     stamps = [u.stat().st_mtime_ns for u in units]
@@ -126,7 +140,7 @@ def test_verdict_table_and_plots_show_each_claim():
             _decided("step-unroll helps", "unresolved", -0.01, [-0.05, 0.03]),
             {"claim": "step-unroll helps", "metric": "top3", "decides": False, "verdict": "unresolved",
              "advantage": 0.0, "ci95": [0.0, 0.0], "n_seeds": 3}]
-    rows += [{"method": m, "steps": s, "seconds_per_sample": t, "fid": f}
+    rows += [{"method": m, "steps": s, "seconds_per_sample": t, "fid": f, "train_steps": 600, "train_seconds": 90.0}
              for m, s, t, f in [("masked", 5, 0.05, 0.3), ("masked", 20, 0.2, 0.25), ("ddim", 10, 0.2, 0.6),
                                 ("ddim", 50, 1.0, 0.3)]]
     table = C.verdict_markdown(rows).splitlines()
@@ -136,6 +150,8 @@ def test_verdict_table_and_plots_show_each_claim():
     fig = ap.plot_claims(rows)
     assert len(fig.axes[0].patches) == 2  # one bar per deciding row
     fig = ap.plot_speed_curve(rows)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert all(text.endswith("trained 600 steps / 1.5 min") for text in legend), legend
     assert [len(line.get_xdata()) for line in fig.axes[0].lines] == [2, 2]
     with pytest.raises(ValueError, match="intermask-lite study"):
         ap.plot_claims(rows[-4:])

@@ -15,7 +15,9 @@ the mean difference in the paper's favour and its 95 % t-interval over seeds. "c
 interval favours the paper, "contradicted" when it all goes against it, else "unresolved", with the number of
 seeds that would resolve a difference of the measured size at the measured spread (a power estimate).
 The speed curve times one interaction (batch 1, 3 s, 1 thread) and takes FID and R@3 at each number of
-masked decoding steps and DDIM steps, for the seed-0 reference and the diffusion baseline.
+masked decoding steps and DDIM steps, for the seed-0 reference and the diffusion baseline. Each row states its
+model's training budget (steps and seconds); `diffusion_steps="matched"` gives the baseline the reference's
+training wall clock instead of its step count (timed on CALIBRATION_STEPS steps first).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from ..utils import atomic_write
 from .ablations import TIMING_PROMPT, VARIANTS, AblationBench, metrics_of, time_generation
 
 REFERENCE = "InterMask (2D tokens)"
+CALIBRATION_STEPS = 20  # diffusion training steps timed to size a wall-clock-matched budget
 ONE_D = "1D tokens"  # the one variant whose tokenizer differs: its reconstruction is measured too
 # claim -> (the variant that tests it, True when the paper says the variant is better than the reference)
 CLAIMS = {
@@ -101,6 +104,13 @@ def verdict(diffs) -> dict:
     return out
 
 
+def matched_steps(seconds: float, seconds_per_step: float) -> int:
+    """How many training steps fit in `seconds` at `seconds_per_step` (at least 1)."""
+    if not (seconds_per_step > 0 and math.isfinite(seconds_per_step)) or not seconds >= 0:
+        raise ValueError(f"need seconds >= 0 and a positive seconds_per_step, got {seconds} and {seconds_per_step}")
+    return max(1, round(seconds / seconds_per_step))
+
+
 def time_to_reach(curve: list[dict], fid: float) -> float | None:
     """Seconds per sample at which a curve (rows of one method) first gets to `fid` or better, going from fast
     to slow; between two measured points linear in log time. None if it never does."""
@@ -152,7 +162,7 @@ class ClaimStudy:
     seeds: int = 3
     steps: int = 1200            # transformer steps of every variant
     vq_steps: int = 3200         # tokenizer steps (2D and 1D alike)
-    diffusion_steps: int | None = None  # the baseline's steps (None: `steps`)
+    diffusion_steps: int | str | None = None  # the baseline's steps (None: `steps`; "matched": the same wall clock)
     eval_clips: int | None = 70  # test clips per evaluation (None: the whole test split)
     replications: int = 3        # evaluation replications per seed (averaged into one value per seed)
     claims: tuple = tuple(CLAIMS)
@@ -166,6 +176,9 @@ class ClaimStudy:
             raise ValueError(f"unknown claims {unknown}; expected some of {list(CLAIMS)}")
         if self.seeds < 1 or self.steps < 1 or self.vq_steps < 1:
             raise ValueError("seeds, steps and vq_steps must be at least 1")
+        d = self.diffusion_steps
+        if not (d is None or d == "matched" or (isinstance(d, int) and not isinstance(d, bool) and d >= 1)):
+            raise ValueError(f"diffusion_steps must be a positive number of steps, 'matched' or None, not {d!r}")
 
     def bench(self, seed: int) -> AblationBench:
         return AblationBench.build(self.preset, steps=self.steps, vq_steps=self.vq_steps, seed=seed,
@@ -259,21 +272,34 @@ class ClaimStudy:
         if path.exists():
             return json.loads(path.read_text())
         bench = self.bench(0)
-        kit, _, _ = bench.kit(REFERENCE, VARIANTS[REFERENCE])
-        diffusion, _, _ = replace(bench, steps=self.diffusion_steps or self.steps).diffusion_kit()
+        kit, _, history = bench.kit(REFERENCE, VARIANTS[REFERENCE])
+        budget = {"masked": (self.steps, history["seconds"][-1])}      # the whole run's seconds, resumes included
+        steps = self.diffusion_steps or self.steps
+        if steps == "matched":
+            steps = self._matched_diffusion_steps(bench, budget["masked"][1])
+        diffusion, _, history = replace(bench, steps=steps).diffusion_kit()
+        budget["ddim"] = (steps, history["seconds"][-1])
         rows = []
         for method, model, steps_list, guidance in (("masked", kit, MASKED_STEPS, GUIDANCE),
                                                     ("ddim", diffusion, DDIM_STEPS, diffusion.model.cfg.guidance)):
+            train_steps, train_seconds = budget[method]
             for steps in steps_list:
                 m = metrics_of(bench._evaluate(model, steps, guidance))
                 def one(model=model, steps=steps, guidance=guidance):  # this point's settings, bound now
                     return model.generate(TIMING_PROMPT, seconds=3.0, seed=0, steps=steps, guidance=guidance)
                 seconds = time_generation(one, (1,), 3)["1_threads"]
                 rows.append({"method": method, "steps": steps, "seconds_per_sample": seconds,
-                             "fid": m["fid"]["mean"], "fid_ci": m["fid"]["ci"], "top3": top3(m)})
+                             "fid": m["fid"]["mean"], "fid_ci": m["fid"]["ci"], "top3": top3(m),
+                             "train_steps": train_steps, "train_seconds": train_seconds})
         write_json(path, rows)
         return rows
 
+    def _matched_diffusion_steps(self, bench: AblationBench, seconds: float) -> int:
+        """The baseline's steps that take `seconds` of training, timed on a short run of CALIBRATION_STEPS."""
+        probe = replace(bench, steps=CALIBRATION_STEPS, out_dir=self.out_dir / "calibration")
+        _, _, history = probe.diffusion_kit()
+        return matched_steps(seconds, history["seconds"][-1] / CALIBRATION_STEPS)
 
-__all__ = ["CLAIMS", "ClaimStudy", "matched_speed", "mean_ci", "seeds_to_resolve", "verdict",
+
+__all__ = ["CLAIMS", "ClaimStudy", "matched_speed", "matched_steps", "mean_ci", "seeds_to_resolve", "verdict",
            "verdict_markdown"]

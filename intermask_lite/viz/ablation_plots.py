@@ -148,6 +148,8 @@ def plot_speed_curve(rows: list[dict], metric: str = "fid", ax=None):
         if not points:
             continue
         x, v = [r["seconds_per_sample"] for r in points], [r[metric] for r in points]
+        if points[0].get("train_seconds"):                             # the training budget behind the curve
+            label += f", trained {points[0]['train_steps']} steps / {points[0]['train_seconds'] / 60:.1f} min"
         ax.plot(x, v, "o-", color=color, label=label)
         for r in points:
             ax.annotate(str(r["steps"]), (r["seconds_per_sample"], r[metric]), textcoords="offset points",
