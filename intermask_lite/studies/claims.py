@@ -36,8 +36,8 @@ from ..utils import atomic_write
 from .ablations import TIMING_PROMPT, VARIANTS, AblationBench, metrics_of, time_generation
 
 REFERENCE = "InterMask (2D tokens)"
-CALIBRATION_STEPS = 20  # diffusion training steps timed to size a wall-clock-matched budget
 ONE_D = "1D tokens"  # the one variant whose tokenizer differs: its reconstruction is measured too
+CALIBRATION_STEPS = 20  # diffusion training steps timed to size a wall-clock-matched budget
 # claim -> (the variant that tests it, True when the paper says the variant is better than the reference)
 CLAIMS = {
     "2D token maps beat 1D tokens": (ONE_D, False),
