@@ -90,11 +90,15 @@ def main(argv=None) -> None:
     ap.add_argument("--guidance", type=float, default=None)
     ap.add_argument("--temperature", type=float, default=None)
     ap.add_argument("--confidence-noise", type=float, default=None)
+    ap.add_argument("--anchor", type=int, default=None, help="text.anchor: nearest training captions a prompt "
+                    "is pulled onto (0: none; default: the preset's)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     set_threads(args.threads)
     t0 = time.perf_counter()
     kit = load_pretrained("lab", args.artifacts_dir)
+    if args.anchor is not None:
+        kit.preset.text.anchor = args.anchor
     runs = []
     for seed in range(args.seed, args.seed + args.seeds):
         sampling = Sampling(seed=seed).updated(steps=args.steps, guidance=args.guidance, temperature=args.temperature,
@@ -103,6 +107,7 @@ def main(argv=None) -> None:
     cols = {name: {k: _mean([run[name].get(k) for run in runs]) for k in runs[0][name]} for name in runs[0]}
     seeds = ", ".join(str(s) for s in range(args.seed, args.seed + args.seeds))
     _print(cols, kit, sampling.updated(seed=args.seed), time.perf_counter() - t0, args.threads, seeds)
+    print(f"\ntext.anchor = {kit.preset.text.anchor}")
 
 
 def _mean(values):

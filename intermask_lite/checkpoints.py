@@ -52,16 +52,20 @@ def _loader(kind: str):
 TRAIN_SECTION = {"vq": "vq_train", "transformer": "transformer_train", "evaluator": "evaluator_train"}
 
 
-def unfinished_step(kind: str, preset, artifacts_dir) -> int | None:
-    """The step of an interrupted run in artifacts_dir/<preset>/ (its last checkpoint is short of the
-    preset's step count), else None."""
+def unfinished_step(kind: str, preset, artifacts_dir, train: bool = True) -> int | None:
+    """The step of an unfinished run in artifacts_dir/<preset>/, else None. Unfinished: its last checkpoint is
+    short of the preset's step count (training would go on to it) or, with train=False (only loading), of the
+    steps the run itself was started with (it was interrupted; a shorter run by choice, `--steps`, is finished)."""
     if artifacts_dir is None:
         return None
     last = Path(artifacts_dir) / preset.name / f"{kind}_last.pt"
     if not last.exists():
         return None
-    step = int(load_checkpoint(last, kind=kind).get("step", 0))
-    if step < getattr(preset, TRAIN_SECTION[kind]).steps or (kind == "vq" and _tuning_owed(preset, last.parent)):
+    ckpt = load_checkpoint(last, kind=kind)
+    step, goal = int(ckpt.get("step", 0)), getattr(preset, TRAIN_SECTION[kind]).steps
+    if not train:
+        goal = int((ckpt.get("config") or {}).get("steps", goal))
+    if step < goal or (kind == "vq" and _tuning_owed(preset, last.parent)):
         return step
     return None
 
@@ -87,7 +91,7 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
     preset = config_mod.get_preset(preset)
     dev = get_device(device)
     path = checkpoint_path(kind, preset.name, artifacts_dir, shipped)
-    resume_at = unfinished_step(kind, preset, artifacts_dir)
+    resume_at = unfinished_step(kind, preset, artifacts_dir, train)
     steps = getattr(preset, TRAIN_SECTION[kind]).steps
     what = ("its decoder tuning (vq_tune) is still to do" if resume_at == steps
             else f"step {resume_at} of the preset's {steps}")

@@ -197,6 +197,11 @@ def test_an_interrupted_run_is_found_for_resuming(tmp_path):
     for step, expected in [(2, 2), (preset.vq_train.steps, None)]:
         atomic_torch_save({"format": CHECKPOINT_FORMAT, "kind": "vq", "step": step}, tmp_path / "smoke" / "vq_last.pt")
         assert unfinished_step("vq", preset, tmp_path) == expected
+    # a shorter run by choice (--steps 2, its own config says 2) is finished when only loading it
+    atomic_torch_save({"format": CHECKPOINT_FORMAT, "kind": "vq", "step": 2, "config": {"steps": 2}},
+                      tmp_path / "smoke" / "vq_last.pt")
+    assert unfinished_step("vq", preset, tmp_path, train=False) is None
+    assert unfinished_step("vq", preset, tmp_path) == 2                 # training would go on to the preset's
 
 
 def test_generate_and_inpaint_share_one_seconds_to_columns(smoke_kit):
