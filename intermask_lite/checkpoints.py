@@ -92,9 +92,12 @@ def load_or_train(kind: str, preset, artifacts_dir=None, device="auto", tokenize
     dev = get_device(device)
     path = checkpoint_path(kind, preset.name, artifacts_dir, shipped)
     resume_at = unfinished_step(kind, preset, artifacts_dir, train)
-    steps = getattr(preset, TRAIN_SECTION[kind]).steps
+    steps, whose = getattr(preset, TRAIN_SECTION[kind]).steps, "the preset's"
+    if resume_at is not None and not train:                            # only loading: the run's own goal
+        last = load_checkpoint(Path(artifacts_dir) / preset.name / f"{kind}_last.pt", kind=kind)
+        steps, whose = int((last.get("config") or {}).get("steps", steps)), "its"
     what = ("its decoder tuning (vq_tune) is still to do" if resume_at == steps
-            else f"step {resume_at} of the preset's {steps}")
+            else f"step {resume_at} of {whose} {steps}")
     if resume_at is not None and not train:
         print(f"{kind}: note: {path} is an unfinished run ({what}); using it as it stands "
               f"(`python -m intermask_lite train {kind} --preset {preset.name}` resumes it)", file=sys.stderr)

@@ -231,7 +231,7 @@ def test_generating_never_starts_training(smoke_artifacts, tmp_path, capsys):
     ckpt["step"] = 1                                                   # an interrupted run: step 1 of 6
     torch.save(ckpt, last)
     code, out, err = cli_line(capsys, smoke_args(work, tmp_path / "out"))
-    assert code == 0 and "unfinished run (step 1 of the preset's 6); using it as it stands" in err
+    assert code == 0 and "unfinished run (step 1 of its 6); using it as it stands" in err
     assert "resum" not in out and torch.load(last, weights_only=True)["step"] == 1  # not trained on
 
 
