@@ -104,4 +104,3 @@ def test_every_module_of_the_package_is_an_attribute_of_it():
     names |= {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
     missing = sorted(n for n in names if not hasattr(iml, n))
     assert missing == []
-
