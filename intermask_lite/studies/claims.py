@@ -45,6 +45,8 @@ CLAIMS = {
     "spatio-temporal attention helps": ("no spatio-temporal attention", False),
     "interaction masking helps": ("no interaction masking", False),
     "step-unroll helps": ("step-unroll on", True),
+    # not the paper's own: the kit's other unroll (argmax at a random share of positions), measured beside it
+    "step-unroll helps (random-share version)": ("step-unroll (random share)", True),
     "one collaborative model beats two independent ones": ("independent people", False),
 }
 # metric -> True when higher is better; the first decides a claim's verdict (the paper's headline metric)
